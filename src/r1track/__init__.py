@@ -1,0 +1,1 @@
+"""r1track: visual object tracking with a multimodal LLM."""

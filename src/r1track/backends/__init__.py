@@ -1,0 +1,46 @@
+"""Model backends behind one protocol: `hf` (transformers, in-process) and `openai` (a server)."""
+
+from __future__ import annotations
+
+from r1track.backends.base import Backend, GenerationRequest, PixelLimits
+from r1track.errors import UserError
+
+BACKENDS = ("hf", "openai")
+
+
+def load_backend(
+    kind: str,
+    model: str,
+    *,
+    base_url: str | None = None,
+    device: str = "auto",
+    batch_size: int = 8,
+    timeout: float = 120.0,
+    max_retries: int = 3,
+    max_pixels: int | None = None,
+) -> Backend:
+    """Build a backend by name. `model` is a checkpoint (hf) or the served model name (openai)."""
+    if kind == "hf":
+        from r1track.backends.hf import HFBackend
+
+        return HFBackend(model, device=device, max_batch_size=batch_size)
+    if kind == "openai":
+        from r1track.backends.openai_api import QWEN_DEFAULT_LIMITS, OpenAIBackend
+
+        if not base_url:
+            raise UserError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+        limits = QWEN_DEFAULT_LIMITS
+        if max_pixels is not None:
+            limits = PixelLimits(min(limits.min_pixels, max_pixels), max_pixels, limits.factor)
+        return OpenAIBackend(
+            base_url,
+            model,
+            timeout=timeout,
+            max_retries=max_retries,
+            concurrency=batch_size,
+            pixel_limits=limits,
+        )
+    raise UserError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Backend", "GenerationRequest", "PixelLimits", "load_backend"]

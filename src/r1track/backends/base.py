@@ -1,0 +1,54 @@
+"""The small protocol every model backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One chat turn for the model: images first (template, search), then the text."""
+
+    images: tuple[Image.Image, ...]
+    """The images, in the order the prompt refers to them."""
+    text: str
+    """The task text that follows the images."""
+    max_new_tokens: int = 64
+    """Upper bound on the answer length in tokens."""
+
+
+@dataclass(frozen=True)
+class PixelLimits:
+    """The pixel range a Qwen-VL image processor resizes every image into (see `smart_resize`)."""
+
+    min_pixels: int
+    max_pixels: int
+    factor: int = 28
+    """Patch size x merge size: both sides of a processed image are multiples of it."""
+
+
+class Backend(Protocol):
+    """Answers chat requests with text. Greedy decoding: the same request gives the same answer."""
+
+    name: str
+    """Short name for logs and reports (`hf`, `openai`)."""
+
+    @property
+    def pixel_limits(self) -> PixelLimits:
+        """How the backend's processor resizes images; the tracker needs it for grounding."""
+        ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        """Answer several requests, batched or concurrently; one answer per request, in order.
+
+        Raises `BackendError` when the model cannot answer at all (not for a bad answer).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release resources (threads, connections)."""
+        ...

@@ -1,0 +1,106 @@
+"""Backend for any OpenAI-compatible chat-completions server (vLLM, SGLang, ...).
+
+Images travel as PNG data URLs (lossless, so the server sees exactly our crops). The official
+`openai` client supplies the timeouts and the bounded retries with exponential backoff on
+connection errors, timeouts, 429 and 5xx; requests of one call run concurrently on a thread pool.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+from r1track.backends.base import GenerationRequest, PixelLimits
+from r1track.errors import BackendError
+
+# Qwen2.5-VL's own processor defaults, which `vllm serve` uses unless told otherwise.
+QWEN_DEFAULT_LIMITS = PixelLimits(min_pixels=56 * 56, max_pixels=28 * 28 * 16384)
+
+
+def image_data_url(image: Image.Image) -> str:
+    """Encode an image as a `data:image/png;base64,...` URL (deterministic bytes)."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class OpenAIBackend:
+    """Greedy chat completions against a server, `concurrency` requests in flight at once."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 3,
+        concurrency: int = 8,
+        pixel_limits: PixelLimits = QWEN_DEFAULT_LIMITS,
+    ):
+        import openai
+
+        self.base_url = base_url
+        self.model = model
+        self.max_retries = max_retries
+        self._limits = pixel_limits
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+
+    @property
+    def pixel_limits(self) -> PixelLimits:
+        return self._limits
+
+    def messages(self, request: GenerationRequest) -> list[dict]:
+        """The chat messages of one request: images first, all text after them."""
+        content: list[dict] = [
+            {"type": "image_url", "image_url": {"url": image_data_url(im)}} for im in request.images
+        ]
+        content.append({"type": "text", "text": request.text})
+        return [{"role": "user", "content": content}]
+
+    def _complete(self, request: GenerationRequest) -> str:
+        import openai
+
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=self.messages(request),
+                max_tokens=request.max_new_tokens,
+                temperature=0.0,
+            )
+        except openai.APIStatusError as exc:
+            raise BackendError(
+                f"server {self.base_url} answered HTTP {exc.status_code}: {_first_line(exc)}"
+            ) from exc
+        except openai.APIConnectionError as exc:  # also timeouts
+            raise BackendError(
+                f"no answer from {self.base_url} after {self.max_retries + 1} tries: "
+                f"{_first_line(exc)}"
+            ) from exc
+        if not response.choices:
+            raise BackendError(f"server {self.base_url} returned no choices")
+        return response.choices[0].message.content or ""
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        return list(self._pool.map(self._complete, requests))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,157 @@
+"""Every prompt string the project sends to a model, and the parser for the model's answers.
+
+The tracking texts are exactly those the released R1-Track checkpoints were trained on: a
+different space or newline changes the tokens and degrades a fine-tuned model, so the strings
+live here and nowhere else. Image order is always template, search, then the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+PromptVariant = Literal["5k", "100k"]
+
+# `{box}` is the template box in template-crop pixels, rendered by `format_box`.
+TRACKING_TEMPLATES: dict[str, str] = {
+    # R1-Track-5k models (SFT-5k, GRPO-5k, GRPO-wo-Think-5k).
+    "5k": (
+        "Please identify the target specified by the bounding box {box} in the first image and "
+        "locate it in the second image. \n Return the coordinates in [x_min,y_min,x_max,y_max] "
+        "format."
+    ),
+    # R1-Track-100k models (SFT-100k, GRPO-100k, GRPO-wo-Think-100k).
+    "100k": (
+        "Given two images, you need to:\n"
+        "1. Analyze and Identify the target object marked by bounding box {box} in <image_1>;\n"
+        "2. Re-locate this target in <image_2>;\n"
+        "3. Return [x_min, y_min, x_max, y_max] coordinates of the target in <image_2>."
+    ),
+}
+
+# Think variants put this before the task text, joined by one space.
+THINK_INSTRUCTION = (
+    "You FIRST think about the reasoning process as an internal monologue and then provide the "
+    "final answer. \n The reasoning process MUST BE enclosed within <think> </think> tags. The "
+    "final answer MUST BE put in <answer> </answer> tags."
+)
+
+# Text initialisation: Qwen2.5-VL's grounding request on the whole first frame.
+GROUNDING_TEMPLATE = (
+    "Locate the {description} in this image and output its bbox coordinates in JSON format."
+)
+
+# Answer budgets: a no-think box is ~25 tokens; think answers were trained with 512.
+MAX_NEW_TOKENS = {False: 64, True: 512}
+GROUNDING_MAX_NEW_TOKENS = 128
+
+
+def format_box(box_xyxy) -> str:
+    """Render a box as the checkpoints saw it in training: `[x1,y1,x2,y2]`, integers, no spaces."""
+    return "[" + ",".join(str(round(float(v))) for v in box_xyxy) + "]"
+
+
+def tracking_prompt(template_box_xyxy, variant: PromptVariant = "5k", think: bool = False) -> str:
+    """The per-video task text: it depends only on the template box, so it is fixed per video."""
+    if variant not in TRACKING_TEMPLATES:
+        raise ValueError(f"unknown prompt variant {variant!r}; expected one of 5k, 100k")
+    text = TRACKING_TEMPLATES[variant].format(box=format_box(template_box_xyxy))
+    return f"{THINK_INSTRUCTION} {text}" if think else text
+
+
+def grounding_prompt(description: str) -> str:
+    """The text-initialisation request for a free-form description of the target."""
+    description = " ".join(description.split())
+    if not description:
+        raise ValueError("the text description of the target is empty")
+    return GROUNDING_TEMPLATE.format(description=description)
+
+
+def chat_messages(num_images: int, text: str) -> list[dict]:
+    """One user turn: `num_images` image placeholders first, then the text (Qwen's layout)."""
+    content: list[dict] = [{"type": "image"} for _ in range(num_images)]
+    content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
+
+
+# ---------------------------------------------------------------------------------------------
+# Answer parsing
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """The outcome of parsing one model answer: a box, or the reason there is none."""
+
+    box: tuple[float, float, float, float] | None
+    """`(x1, y1, x2, y2)` as the model wrote it (not validated geometrically)."""
+    error: str | None = None
+    """Why no box was found; None when `box` is set."""
+
+    @property
+    def ok(self) -> bool:
+        return self.box is not None
+
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# Exactly four numbers in brackets or parentheses, separated by commas (spaces allowed).
+_BOX_RE = re.compile(
+    r"[\[(]\s*("
+    + _NUM
+    + r")\s*,\s*("
+    + _NUM
+    + r")\s*,\s*("
+    + _NUM
+    + r")\s*,\s*("
+    + _NUM
+    + r")\s*[\])]"
+)
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_BBOX_KEY_RE = re.compile(r"""["']?bbox(?:_2d)?["']?\s*:""")
+
+
+def _answer_region(text: str) -> str:
+    """The part of an answer that holds the final box: inside the last <answer> tag if any,
+    otherwise after the reasoning, otherwise the whole text."""
+    answers = _ANSWER_RE.findall(text)
+    if answers:
+        return answers[-1]
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1]
+    if "<answer>" in text:  # an answer tag that was never closed (truncated output)
+        return text.rsplit("<answer>", 1)[1]
+    return text
+
+
+def parse_box(text: object) -> ParsedAnswer:
+    """Find the box in a model answer. Never raises: a failure is a value with its reason.
+
+    Accepts a bare list `[x1,y1,x2,y2]`, the same inside `<answer>` tags or a code fence, JSON
+    such as `{"bbox_2d": [...]}` or a list of such objects (the first wins), spaces, floats and
+    parentheses. A box mentioned only inside `<think>` is not taken as the answer.
+
+    >>> parse_box("<think>...</think><answer>[10, 20.5, 30,40]</answer>").box
+    (10.0, 20.5, 30.0, 40.0)
+    >>> parse_box("no idea").error
+    'no box of four numbers in the answer'
+    """
+    if not isinstance(text, str):
+        return ParsedAnswer(None, f"answer is {type(text).__name__}, not text")
+    if not text.strip():
+        return ParsedAnswer(None, "empty answer")
+    region = _answer_region(text)
+    # Prefer an explicit bbox key: JSON answers may carry other numeric lists first.
+    key = _BBOX_KEY_RE.search(region)
+    match = _BOX_RE.search(region, key.end()) if key else None
+    if match is None:
+        match = _BOX_RE.search(region)
+    if match is None:
+        return ParsedAnswer(None, "no box of four numbers in the answer")
+    try:
+        values = tuple(float(v) for v in match.groups())
+    except ValueError:  # pragma: no cover - the regex only admits float syntax
+        return ParsedAnswer(None, "box numbers are not valid numbers")
+    if not all(math.isfinite(v) for v in values):
+        return ParsedAnswer(None, "box has a non-finite number")
+    return ParsedAnswer(values)  # type: ignore[arg-type]

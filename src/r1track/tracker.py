@@ -1,0 +1,337 @@
+"""The tracking loop: start from a box or a sentence, then one model call per frame.
+
+Shape of the API (after SAM 2's video predictor): a `Tracker` holds a backend and a config;
+`start` makes a small `TrackState` from the first frame; `step` / `step_many` advance one or
+several tracks by one frame; `track` is a generator over a frame source.
+
+Per frame: square search crop around the last box -> model sees (template crop, search crop,
+text) -> the answer box (crop pixels) is mapped back to the frame and clipped. An unusable answer
+(no box, degenerate, outside the crop or frame) keeps the last *frame-space* box and is counted:
+the reference keeps the old *crop-space* box instead and reuses it in a new crop, which drifts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from r1track.backends.base import Backend, GenerationRequest
+from r1track.errors import R1TrackError, UserError
+from r1track.geometry import (
+    CropWindow,
+    area_xyxy,
+    clip_xyxy,
+    crop_image,
+    crop_window,
+    is_valid_xywh,
+    smart_resize,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
+from r1track.prompts import (
+    GROUNDING_MAX_NEW_TOKENS,
+    MAX_NEW_TOKENS,
+    PromptVariant,
+    grounding_prompt,
+    parse_box,
+    tracking_prompt,
+)
+
+# Why a frame's answer was not used (FrameResult.fallback).
+FALLBACK_REASONS = ("unparsed", "degenerate", "outside_crop", "outside_frame")
+
+
+class GroundingError(R1TrackError):
+    """Text initialisation failed: the model gave no usable box for the description."""
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """How crops are cut and which prompt the model gets. Defaults are R1-Track's."""
+
+    crop_size: int = 336
+    """Side of the template and search crops in pixels; a multiple of 28 so Qwen keeps it."""
+    template_factor: float = 4.0
+    """Template crop side = ceil(sqrt(w*h) * template_factor) around the first box."""
+    search_factor: float = 4.0
+    """Search crop side = ceil(sqrt(w*h) * search_factor) around the last box."""
+    prompt: PromptVariant = "5k"
+    """Task text the checkpoint was trained on: `5k` or `100k`."""
+    think: bool = False
+    """Ask for `<think>...</think><answer>...</answer>` (think checkpoints)."""
+    max_new_tokens: int | None = None
+    """Answer budget; default 64 without thinking, 512 with."""
+    grounding_max_pixels: int = 28 * 28 * 1280
+    """Text init: the first frame is resized to at most this many pixels before grounding."""
+
+    def __post_init__(self) -> None:
+        if self.crop_size < 28:
+            raise UserError(f"crop size must be at least 28 pixels, got {self.crop_size}")
+        for name in ("template_factor", "search_factor"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise UserError(f"{name.replace('_', ' ')} must be positive, got {value}")
+        if self.prompt not in ("5k", "100k"):
+            raise UserError(f"unknown prompt variant {self.prompt!r}; expected 5k or 100k")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise UserError(f"max new tokens must be positive, got {self.max_new_tokens}")
+
+    @property
+    def answer_tokens(self) -> int:
+        return self.max_new_tokens or MAX_NEW_TOKENS[self.think]
+
+
+@dataclass
+class FrameResult:
+    """What the tracker did on one frame."""
+
+    index: int
+    """Frame index, 0 = the initial frame."""
+    box: tuple[float, float, float, float]
+    """Target box `(x, y, w, h)` in frame pixels."""
+    answer: str | None = None
+    """The model's raw answer (the grounding answer on frame 0 with text init)."""
+    parsed: bool | None = None
+    """Whether a box could be read from the answer; None on frame 0 with box init."""
+    fallback: str | None = None
+    """Why the answer was not used (one of FALLBACK_REASONS), or None."""
+    model_seconds: float = 0.0
+    """Time spent in the backend for this frame (a batch's time is shared equally)."""
+    seconds: float = 0.0
+    """Time of the whole step for this frame: crop, encode, model, parse."""
+
+    def record(self) -> dict:
+        """A JSON-ready dict (one line of track.jsonl)."""
+        rec = asdict(self)
+        rec["box"] = [round(float(v), 4) for v in self.box]
+        rec["model_seconds"] = round(self.model_seconds, 6)
+        rec["seconds"] = round(self.seconds, 6)
+        return rec
+
+
+@dataclass
+class TrackState:
+    """Everything one track carries between frames."""
+
+    template: Image.Image
+    """Template crop from the first frame; identical for every frame of the track."""
+    prompt: str
+    """Task text, fixed per track (it holds the template box)."""
+    box: np.ndarray
+    """Last frame-space box `(x, y, w, h)`; the fallback for unusable answers."""
+    frame_index: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FALLBACK_REASONS, 0))
+    """How many frames fell back, by reason."""
+
+
+def as_image(frame: Image.Image | np.ndarray) -> Image.Image:
+    """Accept a PIL image or an HxWx3 uint8 RGB array."""
+    if isinstance(frame, Image.Image):
+        return frame if frame.mode == "RGB" else frame.convert("RGB")
+    array = np.asarray(frame)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise UserError(f"a frame must be an HxWx3 RGB array, got shape {array.shape}")
+    return Image.fromarray(array.astype(np.uint8, copy=False), "RGB")
+
+
+def check_init_box(bbox: Sequence[float], frame_size: tuple[int, int]) -> np.ndarray:
+    """Validate a user's initial `(x, y, w, h)` against the first frame; returns it as floats."""
+    box = np.asarray(bbox, dtype=np.float64)
+    if box.shape != (4,):
+        raise UserError(f"a box needs 4 numbers x,y,w,h; got {len(box.ravel())}")
+    if not is_valid_xywh(box):
+        raise UserError(f"box {_fmt(box)} must have finite numbers and positive width and height")
+    width, height = frame_size
+    if area_xyxy(clip_xyxy(xywh_to_xyxy(box), width, height)) <= 0:
+        raise UserError(f"box {_fmt(box)} lies entirely outside the {width}x{height} frame")
+    return box
+
+
+def _fmt(box: np.ndarray) -> str:
+    return ",".join(f"{v:g}" for v in box)
+
+
+class Tracker:
+    """Single-object tracking with a multimodal LLM behind a `Backend`."""
+
+    def __init__(self, backend: Backend, config: TrackerConfig | None = None):
+        self.backend = backend
+        self.config = config or TrackerConfig()
+        limits = backend.pixel_limits
+        size = self.config.crop_size
+        if smart_resize(size, size, limits.factor, limits.min_pixels, limits.max_pixels) != (
+            size,
+            size,
+        ):
+            raise UserError(
+                f"crop size {size} would be resized by the model's processor (sides must be "
+                f"multiples of {limits.factor}, area within [{limits.min_pixels}, "
+                f"{limits.max_pixels}] pixels); the answer's coordinates would not match the crop"
+            )
+
+    # -- starting a track ---------------------------------------------------------------------
+
+    def start(
+        self,
+        frame: Image.Image | np.ndarray,
+        bbox: Sequence[float] | None = None,
+        text: str | None = None,
+    ) -> tuple[TrackState, FrameResult]:
+        """Start a track on its first frame from a box `(x, y, w, h)` or a description."""
+        t0 = time.perf_counter()
+        frame = as_image(frame)
+        if (bbox is None) == (text is None):
+            raise UserError("give exactly one of a box or a text description to start a track")
+        answer, model_seconds = None, 0.0
+        if bbox is not None:
+            box = check_init_box(bbox, frame.size)
+        else:
+            box, answer, model_seconds = self.ground(frame, str(text))
+        cfg = self.config
+        window = crop_window(box, cfg.template_factor, cfg.crop_size)
+        template_box = clip_xyxy(window.to_crop(xywh_to_xyxy(box)), cfg.crop_size, cfg.crop_size)
+        state = TrackState(
+            template=crop_image(frame, window),
+            prompt=tracking_prompt(template_box, cfg.prompt, cfg.think),
+            box=box,
+        )
+        result = FrameResult(
+            index=0,
+            box=tuple(float(v) for v in box),  # type: ignore[arg-type]
+            answer=answer,
+            parsed=None if text is None else True,
+            model_seconds=model_seconds,
+            seconds=time.perf_counter() - t0,
+        )
+        return state, result
+
+    def ground(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
+        """Find the described target on a frame: `(box xywh, raw answer, model seconds)`.
+
+        Qwen2.5-VL answers in pixels of the image as its processor resized it. We resize the
+        frame ourselves to exactly that size first (so the processor leaves it alone), then
+        scale the answer back to the original frame.
+        """
+        frame = as_image(frame)
+        width, height = frame.size
+        limits = self.backend.pixel_limits
+        max_pixels = min(limits.max_pixels, self.config.grounding_max_pixels)
+        new_h, new_w = smart_resize(height, width, limits.factor, limits.min_pixels, max_pixels)
+        image = (
+            frame
+            if (new_w, new_h) == (width, height)
+            else frame.resize((new_w, new_h), Image.Resampling.BICUBIC)
+        )
+        request = GenerationRequest((image,), grounding_prompt(text), GROUNDING_MAX_NEW_TOKENS)
+        t0 = time.perf_counter()
+        answer = self.backend.generate([request])[0]
+        model_seconds = time.perf_counter() - t0
+        parsed = parse_box(answer)
+        if not parsed.ok:
+            raise GroundingError(
+                f"the model found no box for {text!r} on the first frame "
+                f"({parsed.error}; answer: {answer[:120]!r})"
+            )
+        scale = np.array([width / new_w, height / new_h] * 2)
+        box = clip_xyxy(np.asarray(parsed.box) * scale, width, height)
+        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+            raise GroundingError(
+                f"the model's box for {text!r} has no area inside the frame "
+                f"(answer: {answer[:120]!r})"
+            )
+        return xyxy_to_xywh(box), answer, model_seconds
+
+    # -- advancing tracks ---------------------------------------------------------------------
+
+    def step(self, state: TrackState, frame: Image.Image | np.ndarray) -> FrameResult:
+        """Advance one track by one frame."""
+        return self.step_many([state], [frame])[0]
+
+    def step_many(
+        self, states: Sequence[TrackState], frames: Sequence[Image.Image | np.ndarray]
+    ) -> list[FrameResult]:
+        """Advance several tracks by one frame each with one batched backend call."""
+        if len(states) != len(frames):
+            raise ValueError(f"{len(states)} tracks but {len(frames)} frames")
+        t0 = time.perf_counter()
+        images = [as_image(f) for f in frames]
+        windows, requests = [], []
+        for state, frame in zip(states, images, strict=True):
+            window = crop_window(state.box, self.config.search_factor, self.config.crop_size)
+            windows.append(window)
+            requests.append(
+                GenerationRequest(
+                    (state.template, crop_image(frame, window)),
+                    state.prompt,
+                    self.config.answer_tokens,
+                )
+            )
+        t_model = time.perf_counter()
+        answers = self.backend.generate(requests)
+        model_seconds = (time.perf_counter() - t_model) / len(states)
+        results = []
+        for state, frame, window, answer in zip(states, images, windows, answers, strict=True):
+            box, parsed, fallback = self._read_answer(answer, window, frame.size)
+            state.frame_index += 1
+            if fallback is None:
+                state.box = box
+            else:
+                state.counts[fallback] += 1
+            results.append(
+                FrameResult(
+                    index=state.frame_index,
+                    box=tuple(float(v) for v in state.box),  # type: ignore[arg-type]
+                    answer=answer,
+                    parsed=parsed,
+                    fallback=fallback,
+                    model_seconds=model_seconds,
+                )
+            )
+        per_frame = (time.perf_counter() - t0) / len(states)
+        for result in results:
+            result.seconds = per_frame
+        return results
+
+    def _read_answer(
+        self, answer: str, window: CropWindow, frame_size: tuple[int, int]
+    ) -> tuple[np.ndarray, bool, str | None]:
+        """Answer -> (frame box xywh, parsed?, fallback reason or None)."""
+        parsed = parse_box(answer)
+        if not parsed.ok:
+            return np.zeros(4), False, "unparsed"
+        crop_box = np.asarray(parsed.box)
+        if crop_box[2] <= crop_box[0] or crop_box[3] <= crop_box[1]:
+            return np.zeros(4), True, "degenerate"
+        crop_box = clip_xyxy(crop_box, window.size, window.size)
+        if area_xyxy(crop_box) <= 0:
+            return np.zeros(4), True, "outside_crop"
+        frame_box = clip_xyxy(window.to_frame(crop_box), *frame_size)
+        # A box under one pixel wide would shrink the next search window to nothing.
+        if frame_box[2] - frame_box[0] < 1 or frame_box[3] - frame_box[1] < 1:
+            return np.zeros(4), True, "outside_frame"
+        return xyxy_to_xywh(frame_box), True, None
+
+    # -- whole videos -------------------------------------------------------------------------
+
+    def track(
+        self,
+        frames: Iterable[Image.Image | np.ndarray],
+        bbox: Sequence[float] | None = None,
+        text: str | None = None,
+    ) -> Iterator[FrameResult]:
+        """Track through `frames`, yielding one result per frame (the first is the init box).
+
+        Frames are consumed one at a time, so memory does not grow with the video's length.
+        """
+        iterator = iter(frames)
+        first = next(iterator, None)
+        if first is None:
+            raise UserError("the video has no frames")
+        state, result = self.start(first, bbox=bbox, text=text)
+        yield result
+        for frame in iterator:
+            yield self.step(state, frame)

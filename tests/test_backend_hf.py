@@ -1,0 +1,94 @@
+"""The transformers backend on a tiny random checkpoint built offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from r1track.backends.base import GenerationRequest
+from r1track.backends.hf import HFBackend
+from r1track.errors import UserError
+from r1track.tracker import Tracker, TrackerConfig
+from r1track.video import open_frames
+
+
+def _image(seed, size=336):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8))
+
+
+def test_inputs_follow_qwen_layout(hf_backend):
+    inputs = hf_backend.inputs
+    text = inputs.render(2, "find it")
+    assert text == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
+        "<|vision_start|><|image_pad|><|vision_end|>find it<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    batch = inputs([((_image(0), _image(1, 224)), "find it")])
+    # 336 px -> 24x24 patches -> 12x12 merged tokens; 224 px -> 8x8
+    assert batch["image_grid_thw"].tolist() == [[1, 24, 24], [1, 16, 16]]
+    assert int(batch["mm_token_type_ids"].sum()) == 144 + 64
+    assert int((batch["input_ids"] == inputs.image_token_id).sum()) == 144 + 64
+    assert batch["pixel_values"].shape[0] == 576 + 256
+
+
+def test_generation_uses_3d_positions_and_batches_like_single(hf_backend):
+    a = GenerationRequest((_image(0), _image(1)), "short", 12)
+    b = GenerationRequest(
+        (_image(2), _image(3)), "a much longer text so that this row is padded less", 20
+    )
+    single = hf_backend.generate([a]) + hf_backend.generate([b])
+    # image tokens share rotary positions per row/column, so positions end before the length
+    assert int(hf_backend.model.model.rope_deltas.max()) < 0
+    assert hf_backend.generate([a, b]) == single
+    assert all(isinstance(s, str) and s for s in single)
+
+
+def test_next_token_scores_depend_on_the_images(hf_backend):
+    import torch
+
+    def last_logits(search):
+        batch = hf_backend.inputs([((_image(0), search), "Please identify the target")])
+        with torch.inference_mode():
+            return hf_backend.model(**batch).logits[0, -1]
+
+    same = last_logits(_image(1))
+    assert torch.equal(same, last_logits(_image(1)))
+    assert not torch.allclose(same, last_logits(_image(2)))
+
+
+def test_track_video_end_to_end(hf_backend, synth_video):
+    video, boxes = synth_video
+    tracker = Tracker(hf_backend, TrackerConfig(crop_size=112))
+    results = list(tracker.track(open_frames(video), bbox=boxes[0]))
+    assert len(results) == len(boxes)
+    assert results[0].box == boxes[0]
+    for r in results[1:]:
+        assert isinstance(r.answer, str)
+        assert r.parsed is (r.fallback != "unparsed")
+        assert r.model_seconds > 0 and r.seconds >= r.model_seconds
+        if r.fallback is not None:  # a random model: fallbacks keep the previous box
+            assert r.box == results[r.index - 1].box
+
+
+@pytest.mark.parametrize("case", ["missing", "file", "no_config", "not_qwen", "hub_id"])
+def test_model_that_is_not_a_checkpoint(tmp_path, case):
+    if case == "missing":
+        path, message = tmp_path / "nope", "no such directory"
+    elif case == "file":
+        path, message = tmp_path / "weights.bin", "is a file"
+        path.write_bytes(b"x")
+    elif case == "no_config":
+        path, message = tmp_path, "no config.json"
+    elif case == "not_qwen":
+        path, message = tmp_path, "'bert' model"
+        (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    else:
+        path, message = "nobody/no-such-model-r1track", "could not load model"
+    with pytest.raises(UserError, match=message):
+        HFBackend(str(path))

@@ -1,0 +1,241 @@
+"""The command line: outputs, progress, and one-line errors for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import decode_request
+from r1track.backends.base import GenerationRequest
+from r1track.cli import main
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "r1track.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_track_writes_boxes_records_and_overlay(tiny_model, synth_video, tmp_path):
+    video, boxes = synth_video
+    out = tmp_path / "out"
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    proc = run_cli(
+        "track", video, "--bbox", bbox, "--model", tiny_model, "--crop-size", "112", "--out", out
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = (out / "boxes.txt").read_text().splitlines()
+    assert len(lines) == len(boxes)
+    assert [float(v) for v in lines[0].split(",")] == list(boxes[0])
+    records = [json.loads(line) for line in (out / "track.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == list(range(len(boxes)))
+    assert set(records[1]) >= {"box", "answer", "parsed", "fallback", "model_seconds", "seconds"}
+    from r1track.video import open_frames
+
+    assert len(list(open_frames(out / "overlay.mp4"))) == len(boxes)
+    assert "frame/s" in proc.stderr  # progress bar
+    assert f"tracked {len(boxes)} frames" in proc.stderr
+
+
+def test_track_text_init_through_openai_backend(chat_server, synth_video, tmp_path):
+    """--text grounds on the first frame (answer mapped back from the resized image)."""
+    video, boxes = synth_video
+    x, y, w, h = boxes[0]
+    sizes = []
+
+    def answer(body):
+        images, _, _ = decode_request(body)
+        if len(images) == 1:
+            sizes.append(images[0].size)
+            sx, sy = images[0].size[0] / 320, images[0].size[1] / 192
+            box = [x * sx, y * sy, (x + w) * sx, (y + h) * sy]
+            return '{"bbox_2d": [' + ", ".join(f"{v:.1f}" for v in box) + "]}"
+        return "[0,0,0,0]"
+
+    server = chat_server(answer)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "track",
+            str(video),
+            "--text",
+            "the checkered box",
+            "--model",
+            "m",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "--crop-size",
+            "112",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    first = [float(v) for v in (out / "boxes.txt").read_text().splitlines()[0].split(",")]
+    assert first == pytest.approx([x, y, w, h], abs=0.6)
+    assert sizes[0] == (308, 196)  # smart_resize of 320x192
+
+
+def test_server_down_is_one_line_exit_1(synth_video, tmp_path, capsys):
+    video, boxes = synth_video
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    code = main(
+        [
+            "track",
+            str(video),
+            "--bbox",
+            bbox,
+            "--model",
+            "m",
+            "--backend",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--timeout",
+            "1",
+            "--crop-size",
+            "112",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert [line for line in err.splitlines() if line.startswith("r1track: error:")] == [
+        line for line in err.splitlines() if "error" in line
+    ]
+    assert "no answer from http://127.0.0.1:9/v1" in err and "Traceback" not in err
+
+
+def _bad_inputs(tmp: Path, video: Path, model: Path) -> dict:
+    text_file = tmp / "notes.mp4"
+    text_file.write_text("not a video")
+    import av
+
+    empty = {}
+    for suffix in ("avi", "mp4"):  # avi keeps a stream with no frames; mp4 drops the stream
+        empty[suffix] = tmp / f"empty.{suffix}"
+        with av.open(str(empty[suffix]), "w") as container:
+            stream = container.add_stream("mpeg4", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+            container.start_encoding()
+    no_model = tmp / "not_a_model"
+    no_model.mkdir()
+    m = ["--model", str(model)]
+    return {
+        "missing source": (["track", tmp / "missing.mp4", "--bbox", "1,1,5,5", *m], "no such file"),
+        "not a video": (["track", text_file, "--bbox", "1,1,5,5", *m], "not a readable video"),
+        "empty video": (["track", empty["avi"], "--bbox", "1,1,5,5", *m], "contains no frames"),
+        "no video stream": (["track", empty["mp4"], "--bbox", "1,1,5,5", *m], "no video stream"),
+        "zero width": (["track", video, "--bbox", "10,10,0,5", *m], "positive width"),
+        "negative height": (["track", video, "--bbox", "10,10,5,-5", *m], "positive width"),
+        "outside frame": (["track", video, "--bbox", "1000,1000,5,5", *m], "entirely outside"),
+        "three numbers": (["track", video, "--bbox", "1,2,3", *m], "four numbers"),
+        "not numbers": (["track", video, "--bbox", "a,b,c,d", *m], "four numbers"),
+        "neither": (["track", video, *m], "one of the arguments --bbox --text is required"),
+        "both": (["track", video, "--bbox", "1,1,5,5", "--text", "car", *m], "not allowed with"),
+        "not a checkpoint": (
+            ["track", video, "--bbox", "1,1,5,5", "--model", no_model],
+            "no config.json",
+        ),
+        "missing model": (
+            ["track", video, "--bbox", "1,1,5,5", "--model", tmp / "nope"],
+            "no such directory",
+        ),
+        "bad crop": (
+            ["track", video, "--bbox", "1,1,5,5", *m, "--crop-size", "300"],
+            "crop size 300",
+        ),
+        "no base url": (
+            ["track", video, "--bbox", "1,1,5,5", "--backend", "openai", "--model", "x"],
+            "--base-url",
+        ),
+    }
+
+
+def test_every_bad_input_is_one_line_and_exit_2(tmp_path, synth_video, tiny_model):
+    video, _ = synth_video
+    cases = _bad_inputs(tmp_path, video, tiny_model)
+    for name, (args, message) in cases.items():
+        out = tmp_path / f"out_{name.replace(' ', '_')}"
+        proc = run_cli(*args, "--out", out)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2, (name, proc.stderr)
+        assert len(lines) == 1 and message in lines[0], (name, lines)
+        assert "Traceback" not in proc.stderr
+        assert not out.exists(), f"{name}: wrote {out}"
+
+
+def test_dev_tools(tmp_path):
+    proc = run_cli(
+        "dev", "synth-video", tmp_path / "v.mp4", "--frames", "5", "--width", "64", "--height", "48"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "v.groundtruth.txt").read_text().split()) == 5
+    assert main(["dev", "tiny-model", str(tmp_path / "m")]) == 0
+    from r1track.backends.hf import HFBackend
+
+    backend = HFBackend(str(tmp_path / "m"))
+    assert isinstance(backend.generate([GenerationRequest((), "hi", 3)])[0], str)
+
+
+def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
+    import signal
+    import time
+
+    from r1track.dev.synth_video import write_synth_video
+    from r1track.video import open_frames
+
+    video, gt = write_synth_video(tmp_path / "long.mp4", 300, 160, 96, seed=1)
+    out = tmp_path / "out"
+    bbox = gt.read_text().split()[0]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "r1track.cli",
+            "track",
+            str(video),
+            "--bbox",
+            bbox,
+            "--model",
+            str(tiny_model),
+            "--crop-size",
+            "112",
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    boxes = out / "boxes.txt"
+    deadline = time.time() + 120
+    while time.time() < deadline and (
+        not boxes.exists() or len(boxes.read_text().splitlines()) < 5
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and "Traceback" not in err
+    lines = boxes.read_text().splitlines()
+    records = (out / "track.jsonl").read_text().splitlines()
+    assert 5 <= len(lines) < 300 and len(records) == len(lines)
+    assert all(len(line.split(",")) == 4 for line in lines)
+    assert all(json.loads(r)["index"] == i for i, r in enumerate(records))
+    assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)

@@ -1,0 +1,144 @@
+"""Properties of the box and crop geometry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as qwen_resize
+
+from r1track.geometry import (
+    area_xyxy,
+    clip_xyxy,
+    crop_image,
+    crop_window,
+    giou_xyxy,
+    iou_xyxy,
+    smart_resize,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
+
+coord = st.floats(-2000, 2000, allow_nan=False)
+size = st.floats(0.5, 1500, allow_nan=False)
+xywh = st.tuples(coord, coord, size, size)
+
+
+@given(xywh)
+def test_xywh_xyxy_roundtrip(box):
+    assert np.allclose(xyxy_to_xywh(xywh_to_xyxy(box)), box, atol=1e-9)
+
+
+@given(xywh, st.floats(1.0, 10.0), st.sampled_from([112, 224, 336, 448]), xywh)
+def test_crop_then_map_back_is_identity(box, factor, out_size, other):
+    window = crop_window(box, factor, out_size)
+    b = xywh_to_xyxy(other)
+    assert np.allclose(window.to_frame(window.to_crop(b)), b, rtol=1e-9, atol=1e-6)
+
+
+@given(xywh, st.floats(1.0, 10.0), st.sampled_from([112, 336]))
+def test_crop_window_is_centred_square_of_r1track_side(box, factor, out_size):
+    window = crop_window(box, factor, out_size)
+    x, y, w, h = box
+    assert window.side == max(1, math.ceil(math.sqrt(w * h) * factor))
+    # the corner is rounded to whole pixels: the centre moves by at most half a pixel
+    assert abs(window.x0 + window.side / 2 - (x + w / 2)) <= 0.5 + 1e-9
+    assert abs(window.y0 + window.side / 2 - (y + h / 2)) <= 0.5 + 1e-9
+    # the box sits in the middle of the crop, at 1/factor of its side (geometric mean)
+    crop_box = window.to_crop(xywh_to_xyxy(box))
+    cw, ch = crop_box[2] - crop_box[0], crop_box[3] - crop_box[1]
+    assert math.sqrt(cw * ch) == pytest.approx(out_size / factor, rel=0.02 + 2 / window.side)
+
+
+@given(st.tuples(coord, coord, coord, coord), st.floats(1, 4000), st.floats(1, 4000))
+def test_clip_keeps_boxes_in_frame(box, width, height):
+    clipped = clip_xyxy(box, width, height)
+    assert np.all(clipped[0::2] >= 0) and np.all(clipped[0::2] <= width)
+    assert np.all(clipped[1::2] >= 0) and np.all(clipped[1::2] <= height)
+
+
+@given(xywh, xywh)
+def test_iou_symmetric_bounded_and_giou_below(a, b):
+    a, b = xywh_to_xyxy(a), xywh_to_xyxy(b)
+    iou_ab = float(iou_xyxy(a, b))
+    assert iou_ab == pytest.approx(float(iou_xyxy(b, a)))
+    assert 0.0 <= iou_ab <= 1.0
+    g = float(giou_xyxy(a, b))
+    assert -1.0 - 1e-12 <= g <= iou_ab + 1e-12
+
+
+def test_iou_and_giou_known_values():
+    a = np.array([0, 0, 10, 10])
+    assert iou_xyxy(a, a) == pytest.approx(1.0)
+    assert iou_xyxy(a, [5, 0, 15, 10]) == pytest.approx(50 / 150)
+    # disjoint: IoU 0, GIoU = -(hull - union) / hull
+    assert giou_xyxy(a, [20, 0, 30, 10]) == pytest.approx(-(300 - 200) / 300)
+    assert area_xyxy([3, 3, 1, 1]) == 0
+
+
+def _frame_with_rect(width, height, rect):
+    frame = Image.new("RGB", (width, height), (0, 0, 255))
+    frame.paste((255, 255, 255), tuple(int(v) for v in rect))
+    return frame
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(20, 300),
+    st.integers(20, 300),
+    st.integers(8, 60),
+    st.integers(8, 60),
+    st.sampled_from([112, 336]),
+)
+def test_crop_pixels_land_where_to_crop_says(x, y, w, h, out_size):
+    """A white rectangle in the frame appears in the crop at window.to_crop(rect)."""
+    frame = _frame_with_rect(400, 400, (x, y, x + w, y + h))
+    window = crop_window((x, y, w, h), 4.0, out_size)
+    crop = np.asarray(crop_image(frame, window)).astype(int)
+    expected = window.to_crop([x, y, x + w, y + h])
+    # red is 255 inside the rectangle, 0 around it: the 50% level is the edge under bilinear
+    white = np.argwhere(crop[..., 0] > 127)
+    if len(white) == 0:
+        assert (expected[2] - expected[0]) < 2 or (expected[3] - expected[1]) < 2
+        return
+    y1, x1 = white.min(axis=0)
+    y2, x2 = white.max(axis=0) + 1
+    assert np.allclose([x1, y1, x2, y2], expected, atol=1.5)
+
+
+def test_crop_pads_black_outside_frame():
+    frame = Image.new("RGB", (100, 100), (200, 200, 200))
+    window = crop_window((0, 0, 20, 20), 4.0, 112)  # centred on the corner: 3/4 of it outside
+    crop = np.asarray(crop_image(frame, window))
+    assert crop.shape == (112, 112, 3)
+    assert crop[:40, :40].max() == 0  # top-left: outside the frame
+    assert crop[-20:, -20:].min() == 200  # bottom-right: inside
+
+
+def test_crop_of_window_entirely_outside_is_black():
+    frame = Image.new("RGB", (50, 50), (255, 255, 255))
+    window = crop_window((500, 500, 10, 10), 2.0, 56)
+    assert np.asarray(crop_image(frame, window)).max() == 0
+
+
+@given(
+    st.integers(1, 5000),
+    st.integers(1, 5000),
+    st.sampled_from([3136, 50176]),
+    st.sampled_from([313600, 1003520, 12845056]),
+)
+def test_smart_resize_matches_transformers(height, width, min_pixels, max_pixels):
+    if max(height, width) / min(height, width) > 200:
+        with pytest.raises(ValueError):
+            smart_resize(height, width, 28, min_pixels, max_pixels)
+        return
+    assert smart_resize(height, width, 28, min_pixels, max_pixels) == qwen_resize(
+        height, width, 28, min_pixels, max_pixels
+    )
+    h, w = smart_resize(height, width, 28, min_pixels, max_pixels)
+    # an already-resized image is left alone: what grounding relies on
+    assert smart_resize(h, w, 28, min_pixels, max_pixels) == (h, w)

@@ -1,0 +1,200 @@
+"""The tracking loop with test-double backends: geometry end to end, fallbacks, text init."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from r1track.backends.base import PixelLimits
+from r1track.errors import UserError
+from r1track.geometry import iou_xyxy, xywh_to_xyxy
+from r1track.prompts import parse_box, tracking_prompt
+from r1track.tracker import GroundingError, Tracker, TrackerConfig
+
+
+def moving_square_video(n=15, width=320, height=200, seed=0):
+    """A white rectangle on a dark, noisy background; moves fast and leaves the frame a little."""
+    rng = np.random.default_rng(seed)
+    frames, boxes = [], []
+    x, y, w, h = 60.0, 70.0, 40.0, 30.0
+    for _ in range(n):
+        pixels = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
+        x0, y0 = int(x), int(y)
+        pixels[max(0, y0) : y0 + int(h), max(0, x0) : x0 + int(w)] = 255
+        frames.append(Image.fromarray(pixels))
+        box = np.array([max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)], float)
+        boxes.append(box)
+        x, y, w, h = x + 18, y + rng.uniform(-12, 12), w * 1.03, h * 1.02
+    return frames, boxes
+
+
+def white_blob_oracle(request):
+    """Answers with the bounding box of white pixels in the search crop (crop pixels)."""
+    search = np.asarray(request.images[1])[..., 0]
+    ys, xs = np.nonzero(search > 127)
+    if len(xs) == 0:
+        return "I do not see it"
+    return f"[{xs.min()},{ys.min()},{xs.max() + 1},{ys.max() + 1}]"
+
+
+def test_tracks_a_moving_target_through_crop_and_back(scripted):
+    frames, boxes = moving_square_video()
+    backend = scripted(white_blob_oracle)
+    tracker = Tracker(backend, TrackerConfig(crop_size=112))
+    init = boxes[0].copy()
+    init[2:] -= init[:2]
+    results = list(tracker.track(frames, bbox=init))
+    assert len(results) == len(frames)
+    assert results[0].box == tuple(init)
+    ious = [float(iou_xyxy(xywh_to_xyxy(r.box), gt)) for r, gt in zip(results, boxes, strict=True)]
+    assert min(ious) > 0.85, ious
+    assert all(r.fallback is None and r.parsed for r in results[1:])
+    # every request: template, then search crop of the configured size, then the fixed text
+    first_text = backend.requests[0].text
+    for request in backend.requests:
+        assert [im.size for im in request.images] == [(112, 112), (112, 112)]
+        assert request.images[0] is backend.requests[0].images[0]
+        assert request.text == first_text
+    assert request.max_new_tokens == 64
+
+
+def test_template_prompt_holds_the_template_box_in_crop_pixels(scripted):
+    frame = Image.new("RGB", (400, 300))
+    backend = scripted(lambda r: "[0,0,1,1]")
+    tracker = Tracker(backend, TrackerConfig(crop_size=336, prompt="100k", think=True))
+    state, _ = tracker.start(frame, bbox=(100, 100, 50, 50))
+    # side = ceil(50 * 4) = 200 -> scale 1.68; the box is centred: [126,126,210,210]
+    assert state.prompt == tracking_prompt((126, 126, 210, 210), "100k", think=True)
+    tracker.step(state, frame)
+    assert backend.requests[0].max_new_tokens == 512
+
+
+def test_unusable_answers_keep_the_last_frame_space_box(scripted):
+    frames, boxes = moving_square_video(n=6)
+    script = iter(["ORACLE", "garbage", "[50,50,40,60]", "[400,400,500,500]", "ORACLE", "ORACLE"])
+
+    def answer(request):
+        a = next(script)
+        return white_blob_oracle(request) if a == "ORACLE" else a
+
+    # a wide search window, so the target is still inside it after three frames lost
+    tracker = Tracker(scripted(answer), TrackerConfig(crop_size=112, search_factor=8.0))
+    init = boxes[0].copy()
+    init[2:] -= init[:2]
+    state, _ = tracker.start(frames[0], bbox=init)
+    results = [tracker.step(state, f) for f in frames[1:]]
+    assert [r.fallback for r in results] == [None, "unparsed", "degenerate", "outside_crop", None]
+    assert [r.parsed for r in results] == [True, False, True, True, True]
+    # fallbacks repeat the last frame-space box exactly
+    assert results[1].box == results[0].box == results[2].box == results[3].box
+    assert state.counts == {"unparsed": 1, "degenerate": 1, "outside_crop": 1, "outside_frame": 0}
+    # after three fallbacks the target moved ~70 px; the search window around the last
+    # frame-space box still holds it and the oracle's answer maps back onto it
+    assert float(iou_xyxy(xywh_to_xyxy(results[4].box), boxes[5])) > 0.85
+
+
+def test_step_many_equals_separate_steps(scripted):
+    videos = [moving_square_video(n=5, seed=s) for s in range(3)]
+    inits = []
+    for _, boxes in videos:
+        b = boxes[0].copy()
+        b[2:] -= b[:2]
+        inits.append(b)
+    single = []
+    for (frames, _), init in zip(videos, inits, strict=True):
+        single.append(
+            [r.box for r in Tracker(scripted(white_blob_oracle)).track(frames, bbox=init)]
+        )
+    backend = scripted(white_blob_oracle)
+    tracker = Tracker(backend)
+    states = [
+        tracker.start(frames[0], bbox=init)[0]
+        for (frames, _), init in zip(videos, inits, strict=True)
+    ]
+    batched = [[tuple(init)] for init in inits]
+    for t in range(1, 5):
+        for i, r in enumerate(tracker.step_many(states, [v[0][t] for v in videos])):
+            batched[i].append(r.box)
+    assert backend.batches == [3, 3, 3, 3]
+    assert batched == single
+
+
+@pytest.mark.parametrize("max_pixels", [28 * 28 * 1280, 200_000])
+def test_text_init_maps_grounding_answer_from_resized_image(scripted, max_pixels):
+    width, height = 640, 360
+    frame = Image.new("RGB", (width, height), (10, 10, 10))
+    frame.paste((255, 255, 255), (100, 50, 300, 150))
+    seen = []
+
+    def answer(request):
+        if len(request.images) == 1:  # grounding: find the white box in the image we were sent
+            seen.append(request.images[0].size)
+            return (
+                '```json\n[{"bbox_2d": '
+                + white_blob_oracle(type(request)((None, request.images[0]), ""))
+                + ', "label": "box"}]\n```'
+            )
+        return "[0,0,1,1]"
+
+    tracker = Tracker(scripted(answer), TrackerConfig(grounding_max_pixels=max_pixels))
+    state, result = tracker.start(frame, text="the white box")
+    new_w, new_h = seen[0]
+    assert new_w % 28 == 0 and new_h % 28 == 0 and new_w * new_h <= max_pixels
+    assert (new_w, new_h) != (width, height)
+    assert np.allclose(result.box, (100, 50, 200, 100), atol=2.0)
+    assert result.answer and result.parsed
+    assert np.allclose(state.box, result.box)
+
+
+def test_text_init_without_box_fails_clearly(scripted):
+    tracker = Tracker(scripted(lambda r: "there is no such object"))
+    with pytest.raises(GroundingError, match="found no box for 'a unicorn'"):
+        tracker.start(Image.new("RGB", (100, 100)), text="a unicorn")
+    tracker = Tracker(scripted(lambda r: "[500,500,600,600]"))
+    with pytest.raises(GroundingError, match="no area inside the frame"):
+        tracker.start(Image.new("RGB", (100, 100)), text="a unicorn")
+
+
+@pytest.mark.parametrize(
+    ("bbox", "message"),
+    [
+        ((10, 10, 0, 5), "positive width and height"),
+        ((10, 10, -3, 5), "positive width and height"),
+        ((10, 10, float("nan"), 5), "finite"),
+        ((500, 500, 10, 10), "entirely outside"),
+        ((1, 2, 3), "4 numbers"),
+    ],
+)
+def test_bad_init_boxes(scripted, bbox, message):
+    tracker = Tracker(scripted(lambda r: ""))
+    with pytest.raises(UserError, match=message):
+        tracker.start(Image.new("RGB", (100, 80)), bbox=bbox)
+
+
+def test_exactly_one_of_box_and_text(scripted):
+    tracker = Tracker(scripted(lambda r: ""))
+    frame = Image.new("RGB", (100, 80))
+    with pytest.raises(UserError, match="exactly one"):
+        tracker.start(frame)
+    with pytest.raises(UserError, match="exactly one"):
+        tracker.start(frame, bbox=(1, 1, 5, 5), text="x")
+
+
+def test_crop_size_the_processor_would_change_is_refused(scripted):
+    with pytest.raises(UserError, match="crop size 300"):
+        Tracker(scripted(lambda r: ""), TrackerConfig(crop_size=300))
+    limits = PixelLimits(min_pixels=50176, max_pixels=313600)  # R1-Track-5k training limits
+    with pytest.raises(UserError, match="crop size 112"):
+        Tracker(scripted(lambda r: "", limits), TrackerConfig(crop_size=112))
+    Tracker(scripted(lambda r: "", limits), TrackerConfig(crop_size=336))
+
+
+def test_numpy_frames_accepted(scripted):
+    frames, boxes = moving_square_video(n=3)
+    init = boxes[0].copy()
+    init[2:] -= init[:2]
+    results = list(
+        Tracker(scripted(white_blob_oracle)).track([np.asarray(f) for f in frames], bbox=init)
+    )
+    assert parse_box(results[1].answer).ok and results[1].fallback is None
