@@ -65,6 +65,20 @@ def run_one(video: str, gt: str, model: str, out_dir: str) -> dict:
     }
 
 
+def machine() -> str:
+    """CPU model, cores and Python version, for the recorded result."""
+    import os
+
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[200, 2000])
@@ -103,8 +117,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/frame_overhead.py --lengths "
         + " ".join(map(str, args.lengths)),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
-        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "model": "tiny random Qwen2.5-VL (dev tiny-model), crops 336, 640x360 synthetic video",
         "runs": rows,
     }
