@@ -1,1 +1,6 @@
-"""r1track: visual object tracking with a multimodal LLM."""
+"""r1track: visual single-object tracking with a multimodal LLM (Qwen2.5-VL), after R1-Track.
+
+Start with `r1track.tracker.Tracker` and `r1track.backends.load_backend`; see the README.
+"""
+
+__version__ = "0.1.0"

@@ -46,34 +46,37 @@ def area_xyxy(box: BoxLike) -> np.ndarray | float:
     return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
 
 
+def _inter_union(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lt = np.maximum(a[..., :2], b[..., :2])
+    rb = np.minimum(a[..., 2:], b[..., 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    return inter, area_xyxy(a) + area_xyxy(b) - inter
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray, empty: float) -> np.ndarray:
+    """num / den, and `empty` where den is 0 (two empty boxes: no NaN)."""
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), empty)
+
+
 def iou_xyxy(a: BoxLike, b: BoxLike) -> np.ndarray | float:
     """Intersection over union of xyxy boxes (broadcasts over leading dimensions).
 
     Two empty boxes have IoU 0, never NaN.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    lt = np.maximum(a[..., :2], b[..., :2])
-    rb = np.minimum(a[..., 2:], b[..., 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-    union = area_xyxy(a) + area_xyxy(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    inter, union = _inter_union(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    return _safe_ratio(inter, union, 0.0)
 
 
 def giou_xyxy(a: BoxLike, b: BoxLike) -> np.ndarray | float:
     """Generalised IoU (Rezatofighi et al. 2019): IoU - (hull - union) / hull, in [-1, 1]."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    lt = np.maximum(a[..., :2], b[..., :2])
-    rb = np.minimum(a[..., 2:], b[..., 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-    union = area_xyxy(a) + area_xyxy(b) - inter
+    inter, union = _inter_union(a, b)
     hull = np.prod(
         np.clip(np.maximum(a[..., 2:], b[..., 2:]) - np.minimum(a[..., :2], b[..., :2]), 0, None),
         axis=-1,
     )
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return np.where(hull > 0, iou - (hull - union) / np.where(hull > 0, hull, 1.0), -1.0)
+    return _safe_ratio(inter, union, 0.0) - _safe_ratio(hull - union, hull, 1.0)
 
 
 def is_valid_xywh(box: BoxLike) -> bool:
