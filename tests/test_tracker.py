@@ -6,36 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import moving_square_video, white_blob_oracle
 from r1track.backends.base import PixelLimits
 from r1track.errors import UserError
 from r1track.geometry import iou_xyxy, xywh_to_xyxy
 from r1track.prompts import parse_box, tracking_prompt
 from r1track.tracker import GroundingError, Tracker, TrackerConfig
-
-
-def moving_square_video(n=15, width=320, height=200, seed=0):
-    """A white rectangle on a dark, noisy background; moves fast and leaves the frame a little."""
-    rng = np.random.default_rng(seed)
-    frames, boxes = [], []
-    x, y, w, h = 60.0, 70.0, 40.0, 30.0
-    for _ in range(n):
-        pixels = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
-        x0, y0 = int(x), int(y)
-        pixels[max(0, y0) : y0 + int(h), max(0, x0) : x0 + int(w)] = 255
-        frames.append(Image.fromarray(pixels))
-        box = np.array([max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)], float)
-        boxes.append(box)
-        x, y, w, h = x + 18, y + rng.uniform(-12, 12), w * 1.03, h * 1.02
-    return frames, boxes
-
-
-def white_blob_oracle(request):
-    """Answers with the bounding box of white pixels in the search crop (crop pixels)."""
-    search = np.asarray(request.images[1])[..., 0]
-    ys, xs = np.nonzero(search > 127)
-    if len(xs) == 0:
-        return "I do not see it"
-    return f"[{xs.min()},{ys.min()},{xs.max() + 1},{ys.max() + 1}]"
 
 
 def test_tracks_a_moving_target_through_crop_and_back(scripted):

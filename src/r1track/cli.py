@@ -75,12 +75,37 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _tracker_config(args: argparse.Namespace):
+    from r1track.tracker import TrackerConfig
+
+    return TrackerConfig(
+        crop_size=args.crop_size,
+        template_factor=args.context,
+        search_factor=args.context,
+        prompt=args.prompt,
+        think=args.think,
+    )
+
+
+def _backend(args: argparse.Namespace, batch_size: int = 8):
+    from r1track.backends import load_backend
+
+    return load_backend(
+        args.backend,
+        args.model,
+        base_url=args.base_url,
+        device=args.device,
+        batch_size=batch_size,
+        timeout=args.timeout,
+        max_pixels=args.max_pixels,
+    )
+
+
 def _cmd_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from r1track.backends import load_backend
     from r1track.outputs import TrackWriter
-    from r1track.tracker import Tracker, TrackerConfig, check_init_box
+    from r1track.tracker import Tracker, check_init_box
     from r1track.video import open_frames
 
     bbox = _parse_bbox(args.bbox) if args.bbox is not None else None
@@ -89,13 +114,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
-    config = TrackerConfig(
-        crop_size=args.crop_size,
-        template_factor=args.context,
-        search_factor=args.context,
-        prompt=args.prompt,
-        think=args.think,
-    )
+    config = _tracker_config(args)
     # Everything cheap is checked before the model loads and before anything is written.
     source = open_frames(args.source)
     frames = iter(source)
@@ -104,14 +123,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
         raise UserError(f"{args.source}: contains no frames")
     if bbox is not None:
         check_init_box(bbox, first.size)
-    backend = load_backend(
-        args.backend,
-        args.model,
-        base_url=args.base_url,
-        device=args.device,
-        timeout=args.timeout,
-        max_pixels=args.max_pixels,
-    )
+    backend = _backend(args)
     tracker = Tracker(backend, config)
     state, result = tracker.start(first, bbox=bbox, text=args.text)
     if args.text is not None:
@@ -161,6 +173,96 @@ def _cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from r1track.datasets import load_dataset
+    from r1track.evaluation.report import score_run, success_plot, table, write_report
+    from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
+    from r1track.tracker import Tracker
+
+    shard = parse_shard(args.shard)
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    if args.max_seqs is not None and args.max_seqs < 1:
+        raise UserError(f"--max-seqs must be at least 1, got {args.max_seqs}")
+    config = _tracker_config(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    sequences = load_dataset(args.dataset, args.root, args.split)
+    chosen = select(sequences, shard, args.max_seqs)
+    if args.init == "text" and not any(s.description for s in chosen):
+        raise UserError(
+            f"--init text: no sequence of {args.dataset} {args.split} has a description"
+        )
+    backend = _backend(args, batch_size=args.batch)
+    tracker = Tracker(backend, config)
+    manifest = {
+        "dataset": args.dataset,
+        "root": str(Path(args.root).resolve()),
+        "split": args.split,
+        "model": args.model,
+        "backend": args.backend,
+        "init": args.init,
+        "tracker": asdict(config),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    check_manifest(out, manifest)
+    try:
+        outcome = run_eval(tracker, chosen, out, args.dataset, args.init, args.batch)
+    finally:
+        backend.close()
+    fps = outcome.frames / outcome.seconds if outcome.seconds else 0.0
+    print(
+        f"{len(outcome.finished)} sequences tracked ({outcome.frames} frames, {fps:.1f} frames/s "
+        f"in the tracker), {len(outcome.skipped)} already done, {len(outcome.failed)} failed",
+        file=sys.stderr,
+    )
+    for name, reason in outcome.failed.items():
+        print(f"failed: {name}: {reason}", file=sys.stderr)
+    if outcome.finished or outcome.skipped:
+        report = score_run(out, sequences=sequences if shard == (1, 1) else chosen)
+        write_report(out, report)
+        success_plot([report], out / "success.png")
+        print(table([report]))
+    return 1 if outcome.failed else 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from r1track.evaluation.report import score_run, success_plot, table, write_report
+
+    reports = []
+    for run in args.runs:
+        report = score_run(run)
+        write_report(run, report)
+        if len(args.runs) == 1:
+            success_plot([report], Path(run) / "success.png")
+        reports.append(report)
+        if report["missing"]:
+            print(
+                f"r1track: warning: {run}: {len(report['missing'])} sequences have no results "
+                "(scored without them)",
+                file=sys.stderr,
+            )
+    if len(reports) > 1:
+        if len({(r["dataset"], r["split"]) for r in reports}) > 1:
+            raise UserError("runs on different datasets or splits cannot share one table")
+        plot = success_plot(reports, args.plot)
+        if plot:
+            print(f"success plot: {plot}", file=sys.stderr)
+    print(table(reports))
+    return 0
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from r1track.evaluation.pack import pack_got10k
+
+    out, count = pack_got10k(args.run, args.out)
+    print(f"wrote {out} ({count} sequences) for the GOT-10k evaluation server")
+    return 0
+
+
 def _cmd_tiny_model(args: argparse.Namespace) -> int:
     from r1track.dev.tiny_model import TinyModelConfig, build_tiny_model
 
@@ -193,6 +295,38 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--out", required=True, help="output directory")
     track.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     track.set_defaults(func=_cmd_track)
+
+    from r1track.datasets import LOADERS
+
+    ev = commands.add_parser(
+        "eval", help="run a benchmark (resumable, sharded, batched) and score it"
+    )
+    ev.add_argument("--dataset", choices=sorted(LOADERS), required=True)
+    ev.add_argument("--root", required=True, help="dataset root folder")
+    ev.add_argument(
+        "--split", default="val", help="got10k: train/val/test; lasot: test/train/all; ..."
+    )
+    ev.add_argument(
+        "--init", choices=("bbox", "text"), default="bbox", help="text: use the description"
+    )
+    ev.add_argument(
+        "--batch", type=int, default=1, help="sequences stepped together per model call"
+    )
+    ev.add_argument("--shard", default="1/1", help="K/N: run the K-th of N disjoint parts")
+    ev.add_argument("--max-seqs", type=int, help="only the first N sequences")
+    _add_model_args(ev)
+    ev.add_argument("--out", required=True, help="run directory (rerun the same command to resume)")
+    ev.set_defaults(func=_cmd_eval)
+
+    rep = commands.add_parser("report", help="score runs: report.json, table, success plot")
+    rep.add_argument("runs", nargs="+", help="run directories; several give one comparison table")
+    rep.add_argument("--plot", default="success_compare.png", help="comparison plot path")
+    rep.set_defaults(func=_cmd_report)
+
+    pack = commands.add_parser("pack", help="zip a GOT-10k test run for the evaluation server")
+    pack.add_argument("run", help="run directory of a got10k test eval")
+    pack.add_argument("--out", required=True, help="zip file to write")
+    pack.set_defaults(func=_cmd_pack)
 
     dev = commands.add_parser("dev", help="developer tools: tiny model, synthetic video")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="TOOL")

@@ -30,7 +30,7 @@ class FrameSource(Protocol):
     def __iter__(self) -> Iterator[Image.Image]: ...
 
 
-def _natural_key(name: str) -> tuple:
+def natural_key(name: str) -> tuple:
     """Sort key so that `frame2.jpg` comes before `frame10.jpg`."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
@@ -46,7 +46,7 @@ class ImageFolder:
                 for p in self.path.iterdir()
                 if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
             ),
-            key=lambda p: _natural_key(p.name),
+            key=lambda p: natural_key(p.name),
         )
         if not self.files:
             raise UserError(f"{self.path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in it")

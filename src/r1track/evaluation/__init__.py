@@ -1,0 +1,1 @@
+"""Benchmark evaluation: runner (resume, shards, batching), metrics, reports, submission packer."""

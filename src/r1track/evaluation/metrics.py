@@ -1,0 +1,145 @@
+"""Benchmark metrics as pure numpy functions, with each convention spelled out.
+
+GOT-10k (as the official `got10k` toolkit 0.1.3 computes it on val):
+- frame 0 is excluded, and so are frames whose `cover` label is 0 (target invisible);
+- predictions *and* ground truth are clipped to the image the toolkit's way: x to [0, W], then
+  w to [0, W - x] (so a box starting left of the image keeps its width: not an xyxy clip);
+- IoU = intersection / (union + eps), clipped to [0, 1];
+- IoUs of all frames of all sequences are pooled (frame-weighted): AO = mean IoU,
+  SR0.5 = mean(IoU > 0.5), SR0.75 = mean(IoU > 0.75) (strict), success curve at 101 thresholds;
+- speed = mean of 1/t over all positive, finite per-frame times.
+A NaN prediction makes AO NaN, as in the toolkit.
+
+OPE benchmarks (OTB, LaSOT, TrackingNet, TNL2K), pytracking-style:
+- per sequence, over frames with a valid ground-truth box (finite, w > 0, h > 0), frame 0 included;
+- success: IoU > t for t in 0, 0.05, ..., 1 (21 thresholds, strict); AUC = mean over thresholds;
+- precision: centre error <= 20 px; normalized precision: centre error divided by the
+  ground-truth size (per axis) <= 0.2;
+- averaged per sequence, then over sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+
+import numpy as np
+
+GOT10K_THRESHOLDS = np.linspace(0, 1, 101)
+OPE_THRESHOLDS = np.linspace(0, 1, 21)
+OPE_CONVENTION = (
+    "OPE, pytracking-style: per-sequence rates over frames with a valid ground-truth box "
+    "(frame 0 included), then the mean over sequences; success AUC = mean of P(IoU > t) for "
+    "t = 0, 0.05, ..., 1; precision = P(centre error <= 20 px); normalized precision = "
+    "P(centre error / ground-truth size <= 0.2)"
+)
+GOT10K_CONVENTION = (
+    "GOT-10k toolkit 0.1.3: frame 0 and cover == 0 frames excluded, boxes clipped to the image, "
+    "IoUs pooled over all frames; AO = mean IoU, SRt = P(IoU > t), fps = mean of 1/t"
+)
+
+
+def got10k_clip(boxes: np.ndarray, resolution: tuple[int, int]) -> np.ndarray:
+    """Clip `(N, 4)` x,y,w,h boxes to the image the way the GOT-10k toolkit does."""
+    width, height = resolution
+    b = np.array(boxes, dtype=np.float64, copy=True)
+    b[:, 0] = np.clip(b[:, 0], 0, width)
+    b[:, 1] = np.clip(b[:, 1], 0, height)
+    b[:, 2] = np.clip(b[:, 2], 0, width - b[:, 0])
+    b[:, 3] = np.clip(b[:, 3], 0, height - b[:, 1])
+    return b
+
+
+def xywh_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of `(N, 4)` x,y,w,h boxes, inter / (union + eps) clipped to [0, 1] (toolkit style)."""
+    x1 = np.maximum(a[:, 0], b[:, 0])
+    y1 = np.maximum(a[:, 1], b[:, 1])
+    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
+    inter = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
+    return np.clip(inter / (union + np.finfo(float).eps), 0.0, 1.0)
+
+
+def got10k_sequence_ious(
+    pred: np.ndarray, gt: np.ndarray, cover: np.ndarray, resolution: tuple[int, int]
+) -> np.ndarray:
+    """The IoUs one sequence contributes to GOT-10k's pool (frame 0 and cover == 0 dropped)."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
+    ious = xywh_iou(got10k_clip(pred[1:], resolution), got10k_clip(gt[1:], resolution))
+    return ious[np.asarray(cover)[1:] > 0]
+
+
+def got10k_scores(ious: Seq[np.ndarray], times: Seq[np.ndarray] = ()) -> dict:
+    """AO, SR0.5, SR0.75, fps and the success curve from per-sequence IoUs and times."""
+    pooled = np.concatenate(list(ious)) if len(ious) else np.zeros(0)
+    all_times = (
+        np.concatenate([np.asarray(t, dtype=np.float64).ravel() for t in times])
+        if len(times)
+        else np.zeros(0)
+    )
+    all_times = all_times[np.isfinite(all_times) & (all_times > 0)]
+    return {
+        "ao": float(np.mean(pooled)) if len(pooled) else float("nan"),
+        "sr50": float(np.mean(pooled > 0.5)) if len(pooled) else float("nan"),
+        "sr75": float(np.mean(pooled > 0.75)) if len(pooled) else float("nan"),
+        "fps": float(np.mean(1.0 / all_times)) if len(all_times) else None,
+        "frames": len(pooled),
+        "success_curve": [
+            float(v) for v in np.mean(pooled[:, None] > GOT10K_THRESHOLDS[None], axis=0)
+        ]
+        if len(pooled)
+        else [],
+    }
+
+
+def ope_sequence(pred: np.ndarray, gt: np.ndarray) -> dict:
+    """Success curve, AUC, precision@20px and normalized precision@0.2 of one sequence."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
+    valid = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    p, g = pred[valid], gt[valid]
+    if not len(g):
+        return {
+            "success_curve": [],
+            "auc": float("nan"),
+            "precision": float("nan"),
+            "norm_precision": float("nan"),
+            "frames": 0,
+        }
+    ious = xywh_iou(p, g)
+    curve = np.mean(ious[:, None] > OPE_THRESHOLDS[None], axis=0)
+    centre_p = p[:, :2] + p[:, 2:] / 2
+    centre_g = g[:, :2] + g[:, 2:] / 2
+    error = np.linalg.norm(centre_p - centre_g, axis=1)
+    norm_error = np.linalg.norm((centre_p - centre_g) / g[:, 2:], axis=1)
+    # A NaN prediction counts as a miss, never as a hit.
+    error = np.where(np.isfinite(error), error, np.inf)
+    norm_error = np.where(np.isfinite(norm_error), norm_error, np.inf)
+    return {
+        "success_curve": [float(v) for v in curve],
+        "auc": float(curve.mean()),
+        "precision": float(np.mean(error <= 20.0)),
+        "norm_precision": float(np.mean(norm_error <= 0.2)),
+        "frames": int(valid.sum()),
+    }
+
+
+def ope_scores(per_sequence: Seq[dict]) -> dict:
+    """Mean over sequences of the per-sequence OPE metrics."""
+    rows = [r for r in per_sequence if r["frames"]]
+    if not rows:
+        return {
+            "auc": float("nan"),
+            "precision": float("nan"),
+            "norm_precision": float("nan"),
+            "success_curve": [],
+            "sequences": 0,
+        }
+    return {
+        "auc": float(np.mean([r["auc"] for r in rows])),
+        "precision": float(np.mean([r["precision"] for r in rows])),
+        "norm_precision": float(np.mean([r["norm_precision"] for r in rows])),
+        "success_curve": [float(v) for v in np.mean([r["success_curve"] for r in rows], axis=0)],
+        "sequences": len(rows),
+    }

@@ -1,0 +1,187 @@
+"""Score a run against its dataset's ground truth: report.json, a table, a success plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from r1track.datasets import load_dataset
+from r1track.datasets.base import Sequence, read_boxes
+from r1track.errors import UserError
+from r1track.evaluation import layout
+from r1track.evaluation.metrics import (
+    GOT10K_CONVENTION,
+    GOT10K_THRESHOLDS,
+    OPE_CONVENTION,
+    OPE_THRESHOLDS,
+    got10k_scores,
+    got10k_sequence_ious,
+    ope_scores,
+    ope_sequence,
+)
+
+
+def _answer_rates(run: Path, seq: str) -> tuple[int, int, int]:
+    """(model answers, unparsed, fallbacks) of one sequence, from its track.jsonl."""
+    path = layout.records_path(run, seq)
+    if not path.is_file():
+        return 0, 0, 0
+    answers = unparsed = fallbacks = 0
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record["index"] == 0:
+            continue
+        answers += 1
+        unparsed += record["parsed"] is False
+        fallbacks += record["fallback"] is not None
+    return answers, unparsed, fallbacks
+
+
+def _read_times(path: Path) -> np.ndarray:
+    if not path.is_file():
+        return np.zeros(0)
+    return np.array([float(v) for v in path.read_text().split()], dtype=np.float64)
+
+
+def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
+    """Compute the report of a run directory (dataset, split and root come from run.json)."""
+    run = Path(run)
+    manifest = layout.read_manifest(run)
+    if manifest is None:
+        raise UserError(f"{run}: not a run directory (no {layout.MANIFEST})")
+    dataset = manifest["dataset"]
+    if sequences is None:
+        sequences = load_dataset(dataset, manifest["root"], manifest["split"])
+    rows, missing, ious, times, ope_rows = [], [], [], [], []
+    totals = np.zeros(3, dtype=int)
+    for seq in sequences:
+        boxes_file = layout.boxes_path(run, dataset, seq.name)
+        if not boxes_file.is_file():
+            missing.append(seq.name)
+            continue
+        pred = read_boxes(boxes_file, expected=len(seq))
+        seq_times = _read_times(layout.times_path(run, dataset, seq.name))
+        counts = np.array(_answer_rates(run, seq.name))
+        totals += counts
+        row = {
+            "sequence": seq.name,
+            "frames": len(seq),
+            "fallbacks": int(counts[2]),
+            "unparsed": int(counts[1]),
+        }
+        if seq.has_groundtruth:
+            if dataset == "got10k":
+                seq_ious = got10k_sequence_ious(
+                    pred, seq.boxes, seq.attributes["cover"], seq.attributes["resolution"]
+                )
+                ious.append(seq_ious)
+                times.append(seq_times)
+                scores = got10k_scores([seq_ious], [seq_times])
+                row.update(ao=scores["ao"], sr50=scores["sr50"], sr75=scores["sr75"])
+            else:
+                scores = ope_sequence(pred, seq.boxes)
+                ope_rows.append(scores)
+                times.append(seq_times)
+                row.update(
+                    auc=scores["auc"],
+                    precision=scores["precision"],
+                    norm_precision=scores["norm_precision"],
+                )
+        rows.append(row)
+    report: dict = {
+        "run": str(run),
+        "dataset": dataset,
+        "split": manifest["split"],
+        "model": manifest.get("model"),
+        "sequences": len(rows),
+        "missing": missing,
+        "answers": int(totals[0]),
+        "unparsed_rate": float(totals[1] / totals[0]) if totals[0] else None,
+        "fallback_rate": float(totals[2] / totals[0]) if totals[0] else None,
+        "per_sequence": rows,
+    }
+    if dataset == "got10k" and ious:
+        report.update(convention=GOT10K_CONVENTION, **got10k_scores(ious, times))
+    elif ope_rows:
+        overall = ope_scores(ope_rows)
+        all_times = np.concatenate(times) if times else np.zeros(0)
+        all_times = all_times[np.isfinite(all_times) & (all_times > 0)]
+        report.update(
+            convention=OPE_CONVENTION,
+            **overall,
+            fps=float(np.mean(1 / all_times)) if len(all_times) else None,
+        )
+    else:
+        report["convention"] = "no ground truth beyond the first frame (test split): not scored"
+    return report
+
+
+def write_report(run: str | Path, report: dict) -> Path:
+    path = Path(run) / layout.REPORT
+    layout.atomic_write(path, json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if np.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def table(reports: list[dict]) -> str:
+    """A plain-text table of one or more runs' overall numbers."""
+    got = all(r["dataset"] == "got10k" for r in reports)
+    keys = ["ao", "sr50", "sr75", "fps"] if got else ["auc", "precision", "norm_precision", "fps"]
+    head = ["run", *keys, "fallback", "seqs", "missing"]
+    lines = [head]
+    for r in reports:
+        lines.append(
+            [
+                Path(r["run"]).name or r["run"],
+                *(_fmt(r.get(k)) for k in keys),
+                _fmt(r.get("fallback_rate")),
+                str(r["sequences"]),
+                str(len(r["missing"])),
+            ]
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
+    conventions = sorted({r.get("convention", "") for r in reports} - {""})
+    return "\n".join(text + [f"({c})" for c in conventions])
+
+
+def success_plot(reports: list[dict], path: str | Path) -> Path | None:
+    """One success plot (success rate vs overlap threshold) for one or more runs."""
+    curves = [r for r in reports if r.get("success_curve")]
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for r in curves:
+        got = r["dataset"] == "got10k"
+        thresholds = GOT10K_THRESHOLDS if got else OPE_THRESHOLDS
+        score = r["ao"] if got else r["auc"]
+        label = f"{Path(r['run']).name} [{'AO' if got else 'AUC'} {score:.3f}]"
+        ax.plot(thresholds, r["success_curve"], label=label)
+    ax.set(
+        xlabel="Overlap threshold",
+        ylabel="Success rate",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title=f"Success plot ({curves[0]['dataset']} {curves[0]['split']})",
+    )
+    ax.grid(True, alpha=0.4)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,192 @@
+"""Run a tracker over a benchmark: resumable, sharded, several sequences per batched model call.
+
+- Resumable: a sequence whose boxes file exists is skipped; any other is (re)done from its first
+  frame. Files are written atomically at the end of a sequence, boxes last, so a killed run never
+  leaves a truncated result and a rerun ends with the same files as an uninterrupted run.
+- Isolated failures: a sequence that fails (unreadable frame, server down, nothing to ground) is
+  recorded in `RUN/<seq>/error.txt` and the run goes on with the others.
+- Lockstep batching: `batch` sequences advance together, one frame each per backend call.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from r1track.datasets.base import Sequence
+from r1track.errors import R1TrackError, UserError
+from r1track.evaluation import layout
+from r1track.evaluation.metrics import xywh_iou
+from r1track.outputs import format_xywh
+from r1track.tracker import FrameResult, Tracker, TrackState
+
+# Settings that change the results: a run directory holds results of one combination only.
+IDENTITY_KEYS = ("dataset", "split", "model", "backend", "init", "tracker")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`K/N` -> (K, N) with 1 <= K <= N."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: expected K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise UserError(f"--shard {text!r}: need 1 <= K <= N")
+    return k, n
+
+
+def select(sequences: list[Sequence], shard: tuple[int, int] = (1, 1), max_seqs: int | None = None):
+    """The first `max_seqs` sequences, then every N-th of them starting at the K-th."""
+    chosen = sequences[:max_seqs] if max_seqs else sequences
+    k, n = shard
+    return chosen[k - 1 :: n]
+
+
+def check_manifest(run: Path, manifest: dict) -> None:
+    """Refuse to mix results of different settings in one run directory; write the manifest."""
+    old = layout.read_manifest(run)
+    if old is not None:
+        changed = [k for k in IDENTITY_KEYS if old.get(k) != manifest.get(k)]
+        if changed:
+            raise UserError(
+                f"{run} holds a run with other settings ({', '.join(changed)} differ); "
+                "use another --out"
+            )
+        return
+    layout.atomic_write(run / layout.MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+@dataclass
+class RunOutcome:
+    finished: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    frames: int = 0
+    seconds: float = 0.0
+
+
+class _Track:
+    """One sequence in flight: its frames, its tracker state, what it has produced so far."""
+
+    def __init__(
+        self, seq: Sequence, frames: Iterator[Image.Image], state: TrackState, first: FrameResult
+    ):
+        self.seq, self.frames, self.state = seq, frames, state
+        self.results = [first]
+
+    def ious(self, result: FrameResult) -> float | None:
+        """IoU with the ground truth when it is known and the target visible."""
+        gt = self.seq.boxes[result.index]
+        visible = self.seq.visible is None or bool(self.seq.visible[result.index])
+        if result.index == 0 or not visible or not np.all(np.isfinite(gt)) or gt[2] <= 0:
+            return None
+        return float(xywh_iou(np.asarray([result.box]), gt[None])[0])
+
+
+def _finish(run: Path, dataset: str, track: _Track) -> None:
+    seq = track.seq.name
+    records = "".join(json.dumps(r.record()) + "\n" for r in track.results)
+    layout.atomic_write(layout.records_path(run, seq), records)
+    times = "".join(f"{r.seconds:.8f}\n" for r in track.results)
+    layout.atomic_write(layout.times_path(run, dataset, seq), times)
+    boxes = "".join(format_xywh(r.box) + "\n" for r in track.results)
+    layout.atomic_write(layout.boxes_path(run, dataset, seq), boxes)  # last: marks it finished
+
+
+def _fail(run: Path, seq: Sequence, reason: str, outcome: RunOutcome) -> None:
+    layout.atomic_write(layout.error_path(run, seq.name), reason + "\n")
+    outcome.failed[seq.name] = reason
+
+
+def run_eval(
+    tracker: Tracker,
+    sequences: list[Sequence],
+    run: str | Path,
+    dataset: str,
+    init: str = "bbox",
+    batch: int = 1,
+    progress: bool = True,
+) -> RunOutcome:
+    """Track every sequence not finished yet into `run`; returns what happened."""
+    from tqdm import tqdm
+
+    run = Path(run)
+    outcome = RunOutcome()
+    pending = deque()
+    for seq in sequences:
+        if layout.is_finished(run, dataset, seq.name):
+            outcome.skipped.append(seq.name)
+        else:
+            pending.append(seq)
+    total = sum(len(s) for s in pending)
+    bar = tqdm(total=total, unit="frame", desc="eval", file=sys.stderr, disable=not progress)
+    ious: list[float] = []
+    active: list[_Track] = []
+
+    def start(seq: Sequence) -> None:
+        layout.error_path(run, seq.name).unlink(missing_ok=True)
+        try:
+            frames = seq.frames()
+            first = next(frames, None)
+            if first is None:
+                raise R1TrackError("no frames")
+            if init == "text":
+                if not seq.description:
+                    raise R1TrackError("no language description for text initialisation")
+                state, result = tracker.start(first, text=seq.description)
+            else:
+                state, result = tracker.start(first, bbox=seq.init_box)
+        except R1TrackError as exc:
+            _fail(run, seq, str(exc), outcome)
+            bar.update(len(seq))
+            return
+        active.append(_Track(seq, frames, state, result))
+        bar.update(1)
+
+    while pending or active:
+        while len(active) < batch and pending:
+            start(pending.popleft())
+        stepping: list[tuple[_Track, Image.Image]] = []
+        for track in list(active):
+            try:
+                frame = next(track.frames, None)
+            except R1TrackError as exc:
+                _fail(run, track.seq, str(exc), outcome)
+                bar.update(len(track.seq) - len(track.results))
+                active.remove(track)
+                continue
+            if frame is None:
+                _finish(run, dataset, track)
+                outcome.finished.append(track.seq.name)
+                outcome.frames += len(track.results)
+                outcome.seconds += sum(r.seconds for r in track.results)
+                active.remove(track)
+            else:
+                stepping.append((track, frame))
+        if not stepping:
+            continue
+        try:
+            results = tracker.step_many([t.state for t, _ in stepping], [f for _, f in stepping])
+        except R1TrackError as exc:
+            for track, _ in stepping:
+                _fail(run, track.seq, str(exc), outcome)
+                bar.update(len(track.seq) - len(track.results))
+                active.remove(track)
+            continue
+        for (track, _), result in zip(stepping, results, strict=True):
+            track.results.append(result)
+            iou = track.ious(result)
+            if iou is not None:
+                ious.append(iou)
+        bar.update(len(stepping))
+        if ious:
+            bar.set_postfix(AO=f"{np.mean(ious):.3f}", refresh=False)
+    bar.close()
+    return outcome

@@ -1,0 +1,129 @@
+"""Plain helpers for tests: synthetic clips, an oracle that answers from the pixels, and
+writers of small datasets in each benchmark's layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from r1track.datasets import got10k
+
+
+def moving_square_video(n=15, width=320, height=200, seed=0):
+    """A white rectangle on a dark, noisy background; moves fast and leaves the frame a little."""
+    rng = np.random.default_rng(seed)
+    frames, boxes = [], []
+    x, y, w, h = 60.0, 70.0, 40.0, 30.0
+    for _ in range(n):
+        pixels = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
+        x0, y0 = int(x), int(y)
+        pixels[max(0, y0) : y0 + int(h), max(0, x0) : x0 + int(w)] = 255
+        frames.append(Image.fromarray(pixels))
+        box = np.array([max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)], float)
+        boxes.append(box)
+        x, y, w, h = x + 18, y + rng.uniform(-12, 12), w * 1.03, h * 1.02
+    return frames, boxes
+
+
+def white_blob_oracle(request):
+    """Answers with the bounding box of white pixels in the search crop (crop pixels)."""
+    search = np.asarray(request.images[1])[..., 0]
+    ys, xs = np.nonzero(search > 127)
+    if len(xs) == 0:
+        return "I do not see it"
+    return f"[{xs.min()},{ys.min()},{xs.max() + 1},{ys.max() + 1}]"
+
+
+def white_box_sequence(n, width, height, seed):
+    """Frames and x,y,w,h boxes of a moving white rectangle (for dataset fixtures)."""
+    frames, boxes = moving_square_video(n, width, height, seed)
+    xywh = np.array([[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in boxes])
+    return frames, xywh
+
+
+def write_got10k(
+    root: Path, split: str = "val", num_seqs: int = 3, length: int = 8, size=(160, 96)
+):
+    """A small GOT-10k split: moving white boxes, with absent / covered frames in sequence 1."""
+    names = []
+    for i in range(num_seqs):
+        name = f"GOT-10k_{split.capitalize()}_{i + 1:06d}"
+        frames, boxes = white_box_sequence(length, *size, seed=i)
+        cover = [8] * length
+        absence = [0] * length
+        if i == 1:
+            cover[3], absence[3] = 0, 1
+            cover[4] = 3
+        got10k.write_sequence(
+            root / split / name,
+            frames,
+            boxes,
+            cover,
+            absence,
+            meta={"object_class": "box"},
+            test=(split == "test"),
+        )
+        names.append(name)
+    (root / split / "list.txt").write_text("\n".join(names) + "\n")
+    return names
+
+
+def _save_frames(folder: Path, frames, pattern: str, start: int = 1) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames, start=start):
+        frame.save(folder / pattern.format(i))
+
+
+def _box_lines(boxes, sep=",") -> str:
+    return "\n".join(sep.join(f"{v:g}" for v in b) for b in boxes) + "\n"
+
+
+def write_lasot(root: Path, length=6):
+    """Two LaSOT sequences of one class, a testing_set.txt, occlusion and out-of-view labels."""
+    names = []
+    for i in range(2):
+        name = f"box-{i + 1}"
+        folder = root / "box" / name
+        frames, boxes = white_box_sequence(length, 120, 80, seed=i)
+        _save_frames(folder / "img", frames, "{:08d}.jpg")
+        (folder / "groundtruth.txt").write_text(_box_lines(boxes))
+        occ = [0] * length
+        occ[2] = 1
+        (folder / "full_occlusion.txt").write_text(",".join(map(str, occ)))
+        (folder / "out_of_view.txt").write_text(",".join(["0"] * length))
+        (folder / "nlp.txt").write_text(f"white box number {i + 1}\n")
+        names.append(name)
+    (root / "testing_set.txt").write_text("\n".join(names) + "\n")
+    return names
+
+
+def write_trackingnet(root: Path, length=5):
+    for split, chunk in (("test", "TEST"), ("train_0", "TRAIN_0")):
+        for i in range(2):
+            name = f"seq_{i}"
+            frames, boxes = white_box_sequence(length, 100, 60, seed=i)
+            _save_frames(root / chunk / "frames" / name, frames, "{}.jpg", start=0)
+            anno = boxes[:1] if split == "test" else boxes
+            (root / chunk / "anno").mkdir(parents=True, exist_ok=True)
+            (root / chunk / "anno" / f"{name}.txt").write_text(_box_lines(anno))
+
+
+def write_otb(root: Path, length=5):
+    frames, boxes = white_box_sequence(length, 100, 60, seed=0)
+    _save_frames(root / "Car" / "img", frames, "{:04d}.jpg")
+    (root / "Car" / "groundtruth_rect.txt").write_text(_box_lines(boxes, sep="\t"))
+    frames, boxes = white_box_sequence(length, 100, 60, seed=1)
+    _save_frames(root / "Jogging" / "img", frames, "{:04d}.jpg")
+    (root / "Jogging" / "groundtruth_rect.1.txt").write_text(_box_lines(boxes))
+    (root / "Jogging" / "groundtruth_rect.2.txt").write_text(_box_lines(boxes + 1, sep=" "))
+
+
+def write_tnl2k(root: Path, length=5):
+    for i in range(2):
+        folder = root / f"seq{i}"
+        frames, boxes = white_box_sequence(length, 100, 60, seed=i)
+        _save_frames(folder / "imgs", frames, "{:05d}.png")
+        (folder / "groundtruth.txt").write_text(_box_lines(boxes))
+        (folder / "language.txt").write_text("the white box moving right")
