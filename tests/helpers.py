@@ -53,7 +53,7 @@ def write_got10k(
         frames, boxes = white_box_sequence(length, *size, seed=i)
         cover = [8] * length
         absence = [0] * length
-        if i == 1:
+        if i == 1 and length > 4:
             cover[3], absence[3] = 0, 1
             cover[4] = 3
         got10k.write_sequence(
@@ -86,7 +86,7 @@ def write_lasot(root: Path, length=6):
     for i in range(2):
         name = f"box-{i + 1}"
         folder = root / "box" / name
-        frames, boxes = white_box_sequence(length, 120, 80, seed=i)
+        frames, boxes = white_box_sequence(length, 160, 100, seed=i)
         _save_frames(folder / "img", frames, "{:08d}.jpg")
         (folder / "groundtruth.txt").write_text(_box_lines(boxes))
         occ = [0] * length
@@ -103,7 +103,7 @@ def write_trackingnet(root: Path, length=5):
     for split, chunk in (("test", "TEST"), ("train_0", "TRAIN_0")):
         for i in range(2):
             name = f"seq_{i}"
-            frames, boxes = white_box_sequence(length, 100, 60, seed=i)
+            frames, boxes = white_box_sequence(length, 160, 100, seed=i)
             _save_frames(root / chunk / "frames" / name, frames, "{}.jpg", start=0)
             anno = boxes[:1] if split == "test" else boxes
             (root / chunk / "anno").mkdir(parents=True, exist_ok=True)
@@ -111,10 +111,10 @@ def write_trackingnet(root: Path, length=5):
 
 
 def write_otb(root: Path, length=5):
-    frames, boxes = white_box_sequence(length, 100, 60, seed=0)
+    frames, boxes = white_box_sequence(length, 160, 100, seed=0)
     _save_frames(root / "Car" / "img", frames, "{:04d}.jpg")
     (root / "Car" / "groundtruth_rect.txt").write_text(_box_lines(boxes, sep="\t"))
-    frames, boxes = white_box_sequence(length, 100, 60, seed=1)
+    frames, boxes = white_box_sequence(length, 160, 100, seed=1)
     _save_frames(root / "Jogging" / "img", frames, "{:04d}.jpg")
     (root / "Jogging" / "groundtruth_rect.1.txt").write_text(_box_lines(boxes))
     (root / "Jogging" / "groundtruth_rect.2.txt").write_text(_box_lines(boxes + 1, sep=" "))
@@ -123,7 +123,7 @@ def write_otb(root: Path, length=5):
 def write_tnl2k(root: Path, length=5):
     for i in range(2):
         folder = root / f"seq{i}"
-        frames, boxes = white_box_sequence(length, 100, 60, seed=i)
+        frames, boxes = white_box_sequence(length, 160, 100, seed=i)
         _save_frames(folder / "imgs", frames, "{:05d}.png")
         (folder / "groundtruth.txt").write_text(_box_lines(boxes))
         (folder / "language.txt").write_text("the white box moving right")

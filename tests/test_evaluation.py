@@ -1,0 +1,351 @@
+"""Evaluation: official metrics, resume after kill -9, isolation, batching, shards, packing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import decode_request
+from helpers import white_blob_oracle, write_got10k, write_otb, write_tnl2k
+from r1track.backends.base import GenerationRequest
+from r1track.cli import main
+from r1track.datasets import load_dataset
+from r1track.errors import UserError
+from r1track.evaluation import layout
+from r1track.evaluation.got10k_adapter import GOT10kTracker
+from r1track.evaluation.metrics import ope_sequence
+from r1track.evaluation.pack import pack_got10k
+from r1track.evaluation.report import score_run
+from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
+from r1track.outputs import format_xywh
+from r1track.tracker import Tracker, TrackerConfig
+
+CONFIG = TrackerConfig(crop_size=112)
+
+
+def _manifest(root, split="val", dataset="got10k", **extra):
+    return {
+        "dataset": dataset,
+        "root": str(root),
+        "split": split,
+        "model": "m",
+        "backend": "x",
+        "init": "bbox",
+        "tracker": {},
+        **extra,
+    }
+
+
+def oracle_server_answer(body):
+    images, text, max_tokens = decode_request(body)
+    return white_blob_oracle(GenerationRequest(tuple(images), text, max_tokens))
+
+
+def test_got10k_metrics_equal_the_official_toolkit(tmp_path):
+    from got10k.experiments import ExperimentGOT10k
+
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=3, length=9)
+    run = tmp_path / "results" / "GOT-10k" / "ours"
+    rng = np.random.default_rng(0)
+    for seq in load_dataset("got10k", root, "val"):
+        pred = seq.boxes + rng.normal(0, 6, size=seq.boxes.shape)
+        pred[:, 2:] = np.abs(pred[:, 2:]) + 1
+        pred[2] = [-30, 5, 60, 40]  # partly left of the image: toolkit-style clipping matters
+        pred[5] = [150, 80, 40, 40]  # partly outside right and bottom
+        pred[0] = seq.boxes[0]
+        folder = run / seq.name
+        folder.mkdir(parents=True)
+        (folder / f"{seq.name}_001.txt").write_text("".join(format_xywh(b) + "\n" for b in pred))
+        times = rng.uniform(0.01, 0.2, size=len(seq))
+        (folder / f"{seq.name}_time.txt").write_text("".join(f"{t:.8f}\n" for t in times))
+    layout.atomic_write(run / layout.MANIFEST, json.dumps(_manifest(root)))
+
+    experiment = ExperimentGOT10k(
+        str(root),
+        subset="val",
+        result_dir=str(tmp_path / "results"),
+        report_dir=str(tmp_path / "reports"),
+    )
+    official = experiment.report(["ours"])["ours"]["overall"]
+    ours = score_run(run)
+    assert ours["sequences"] == len(names) and not ours["missing"]
+    assert abs(ours["ao"] - official["ao"]) < 1e-9
+    assert abs(ours["sr50"] - official["sr"]) < 1e-9
+    assert abs(ours["sr75"] - official["succ_curve"][75]) < 1e-9
+    assert abs(ours["fps"] - official["speed_fps"]) < 1e-9
+    assert np.allclose(ours["success_curve"], official["succ_curve"], atol=1e-12)
+    assert ours["frames"] == 3 * 8 - 1  # frame 0 and the one cover == 0 frame excluded
+
+
+def test_the_toolkit_runs_our_tracker(tmp_path, scripted):
+    from got10k.experiments import ExperimentGOT10k
+
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=2, length=6)
+    tracker = GOT10kTracker(Tracker(scripted(white_blob_oracle), CONFIG), name="r1track")
+    experiment = ExperimentGOT10k(
+        str(root), subset="val", result_dir=str(tmp_path / "res"), report_dir=str(tmp_path / "rep")
+    )
+    experiment.run(tracker)
+    official = experiment.report(["r1track"])["r1track"]["overall"]
+    assert official["ao"] > 0.85
+    # the same tracker through our runner gives the same boxes and the same AO
+    run = tmp_path / "ours"
+    sequences = load_dataset("got10k", root, "val")
+    check_manifest(run, _manifest(root))
+    run_eval(Tracker(scripted(white_blob_oracle), CONFIG), sequences, run, "got10k", progress=False)
+    for seq in sequences:
+        theirs = np.loadtxt(
+            tmp_path / "res" / "GOT-10k" / "r1track" / seq.name / f"{seq.name}_001.txt",
+            delimiter=",",
+        )
+        mine = np.loadtxt(layout.boxes_path(run, "got10k", seq.name), delimiter=",")
+        assert np.allclose(theirs, mine, atol=1e-3)
+    assert abs(score_run(run)["ao"] - official["ao"]) < 1e-4
+
+
+def _eval_cmd(root, url, out, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "r1track.cli",
+        "eval",
+        "--dataset",
+        "got10k",
+        "--root",
+        str(root),
+        "--split",
+        "val",
+        "--model",
+        "m",
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--crop-size",
+        "112",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_kill_9_then_resume_gives_identical_results(tmp_path, chat_server):
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=4, length=12)
+    server = chat_server(oracle_server_answer, delay=0.05)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    full = subprocess.run(
+        _eval_cmd(root, server.url, tmp_path / "full"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert full.returncode == 0, full.stderr
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_eval_cmd(root, server.url, out), stderr=subprocess.DEVNULL, env=env)
+    first = layout.boxes_path(out, "got10k", names[0])
+    deadline = time.time() + 120
+    while not first.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    finished = [n for n in names if layout.is_finished(out, "got10k", n)]
+    assert 1 <= len(finished) < len(names)
+    stamp = first.stat().st_mtime_ns
+
+    resumed = subprocess.run(
+        _eval_cmd(root, server.url, out), capture_output=True, text=True, env=env, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(finished)} already done" in resumed.stderr
+    assert first.stat().st_mtime_ns == stamp  # a finished sequence is not redone
+    for name in names:
+        for path in (layout.boxes_path,):
+            assert (
+                path(out, "got10k", name).read_bytes()
+                == path(tmp_path / "full", "got10k", name).read_bytes()
+            )
+        assert len(layout.times_path(out, "got10k", name).read_text().split()) == 12
+    assert json.loads((out / "report.json").read_text())["ao"] == pytest.approx(
+        json.loads((tmp_path / "full" / "report.json").read_text())["ao"]
+    )
+
+
+def test_a_failing_sequence_is_isolated(tmp_path, chat_server, capsys):
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=3, length=6)
+    (root / "val" / names[1] / "00000004.jpg").write_bytes(b"not a jpeg")
+    server = chat_server(oracle_server_answer)
+    out = tmp_path / "run"
+    code = main(_eval_cmd(root, server.url, out)[3:])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"failed: {names[1]}:" in err and "00000004.jpg: unreadable frame" in err
+    assert layout.is_finished(out, "got10k", names[0]) and layout.is_finished(
+        out, "got10k", names[2]
+    )
+    assert not layout.is_finished(out, "got10k", names[1])
+    assert "unreadable frame" in layout.error_path(out, names[1]).read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert report["sequences"] == 2 and report["missing"] == [names[1]]
+
+
+def test_batch_4_equals_batch_1_with_the_tiny_model(tmp_path, hf_backend):
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=4, length=5)
+    sequences = load_dataset("got10k", root, "val")
+    sizes = []
+    original = hf_backend.generate
+
+    def counting(requests):
+        sizes.append(len(requests))
+        return original(requests)
+
+    tracker = Tracker(hf_backend, CONFIG)
+    runs = {}
+    for batch in (1, 4):
+        runs[batch] = tmp_path / f"b{batch}"
+        hf_backend.generate = counting
+        try:
+            run_eval(tracker, sequences, runs[batch], "got10k", batch=batch, progress=False)
+        finally:
+            hf_backend.generate = original
+    assert max(sizes) == 4 and 1 in sizes
+    for seq in sequences:
+        one, four = (
+            [
+                json.loads(line)
+                for line in layout.records_path(runs[b], seq.name).read_text().splitlines()
+            ]
+            for b in (1, 4)
+        )
+        assert [(r["box"], r["answer"]) for r in one] == [(r["box"], r["answer"]) for r in four]
+
+
+def test_shards_are_disjoint_and_together_equal_the_whole(tmp_path, scripted):
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/2", "3/2", "x", "1/0"):
+        with pytest.raises(UserError):
+            parse_shard(bad)
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=5, length=4)
+    sequences = load_dataset("got10k", root, "val")
+    parts = [select(sequences, (k, 2)) for k in (1, 2)]
+    assert sorted(s.name for p in parts for s in p) == sorted(s.name for s in sequences)
+    assert not {s.name for s in parts[0]} & {s.name for s in parts[1]}
+    assert [s.name for s in select(sequences, (1, 1), max_seqs=2)] == [
+        s.name for s in sequences[:2]
+    ]
+
+    def run(out, seqs):
+        run_eval(Tracker(scripted(white_blob_oracle), CONFIG), seqs, out, "got10k", progress=False)
+
+    for part in parts:
+        run(tmp_path / "sharded", part)
+    run(tmp_path / "whole", sequences)
+    for seq in sequences:
+        assert (
+            layout.boxes_path(tmp_path / "sharded", "got10k", seq.name).read_bytes()
+            == layout.boxes_path(tmp_path / "whole", "got10k", seq.name).read_bytes()
+        )
+
+
+def test_pack_got10k_test_submission(tmp_path, scripted):
+    root = tmp_path / "data"
+    names = write_got10k(root, "test", num_seqs=3, length=4)
+    run = tmp_path / "run"
+    check_manifest(run, _manifest(root.resolve(), split="test"))
+    run_eval(
+        Tracker(scripted(white_blob_oracle), CONFIG),
+        load_dataset("got10k", root, "test"),
+        run,
+        "got10k",
+        progress=False,
+    )
+    out, count = pack_got10k(run, tmp_path / "sub.zip")
+    assert count == 3
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == sorted(
+            f"{n}/{n}_{suffix}.txt" for n in names for suffix in ("001", "time")
+        )
+        assert len(archive.read(f"{names[0]}/{names[0]}_001.txt").decode().split()) == 4
+    layout.times_path(run, "got10k", names[2]).unlink()
+    with pytest.raises(UserError, match=f"1 of 3 test sequences have no results: {names[2]}"):
+        pack_got10k(run, tmp_path / "sub2.zip")
+    assert not (tmp_path / "sub2.zip").exists()
+
+
+def test_text_init_and_ope_report(tmp_path, scripted):
+    root = tmp_path / "tnl2k"
+    write_tnl2k(root)
+    sequences = load_dataset("tnl2k", root, "test")
+
+    def answer(request):
+        if len(request.images) == 1:  # grounding on the resized first frame
+            return white_blob_oracle(GenerationRequest((None, request.images[0]), "", 1))
+        return white_blob_oracle(request)
+
+    run = tmp_path / "run"
+    check_manifest(run, _manifest(root, split="test", dataset="tnl2k", init="text"))
+    outcome = run_eval(
+        Tracker(scripted(answer), CONFIG), sequences, run, "tnl2k", init="text", progress=False
+    )
+    assert len(outcome.finished) == 2
+    report = score_run(run)
+    assert (
+        report["auc"] > 0.8 and report["precision"] > 0.9 and "pytracking" in report["convention"]
+    )
+    first = np.loadtxt(layout.boxes_path(run, "tnl2k", sequences[0].name), delimiter=",")[0]
+    assert np.allclose(first, sequences[0].boxes[0], atol=1.5)
+
+
+def test_ope_metrics_by_hand():
+    gt = np.array([[10, 10, 20, 20]] * 4, dtype=float)
+    perfect = ope_sequence(gt.copy(), gt)
+    assert perfect["auc"] == pytest.approx(20 / 21)  # IoU 1 is not > 1
+    assert perfect["precision"] == 1 and perfect["norm_precision"] == 1
+    shifted = gt.copy()
+    shifted[:, 0] += 25  # 25 px away: no overlap, misses at 20 px and at 0.2 of the size
+    far = ope_sequence(shifted, gt)
+    assert far["auc"] == 0 and far["precision"] == 0 and far["norm_precision"] == 0
+    nan = gt.copy()
+    nan[1] = np.nan
+    assert ope_sequence(nan, gt)["precision"] == 0.75
+    invalid = gt.copy()
+    invalid[2, 2] = 0  # a frame without a valid ground truth is not scored
+    assert ope_sequence(gt.copy(), invalid)["frames"] == 3
+
+
+def test_report_compares_runs_and_refuses_mixed_settings(tmp_path, scripted, capsys):
+    root = tmp_path / "otb"
+    write_otb(root)
+    sequences = load_dataset("otb", root, "test")
+    runs = []
+    for name, config in (("small", CONFIG), ("large", TrackerConfig(crop_size=224))):
+        run = tmp_path / name
+        check_manifest(run, _manifest(root, split="test", dataset="otb"))
+        run_eval(
+            Tracker(scripted(white_blob_oracle), config), sequences, run, "otb", progress=False
+        )
+        runs.append(str(run))
+    plot = tmp_path / "cmp.png"
+    assert main(["report", *runs, "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "small" in out and "large" in out and "auc" in out
+    assert plot.stat().st_size > 1000
+    with pytest.raises(UserError, match="other settings"):
+        check_manifest(
+            tmp_path / "small", _manifest(root, split="test", dataset="otb", init="text")
+        )
