@@ -349,3 +349,33 @@ def test_report_compares_runs_and_refuses_mixed_settings(tmp_path, scripted, cap
         check_manifest(
             tmp_path / "small", _manifest(root, split="test", dataset="otb", init="text")
         )
+
+
+def test_eval_bad_inputs_are_one_line_exit_2(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=1, length=3)
+    base = [
+        "eval",
+        "--dataset",
+        "got10k",
+        "--model",
+        "m",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    cases = {
+        "no such dataset folder": ["--root", str(tmp_path / "nope")],
+        "split must be one of": ["--root", str(root), "--split", "dev"],
+        "expected K/N": ["--root", str(root), "--shard", "half"],
+        "--batch must be at least 1": ["--root", str(root), "--batch", "0"],
+        "has a description": ["--root", str(root), "--init", "text"],
+    }
+    for message, extra in cases.items():
+        assert main([*base, *extra]) == 2, message
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "o").exists()
