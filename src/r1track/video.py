@@ -35,31 +35,39 @@ def natural_key(name: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
 
+def list_images(folder: Path) -> list[Path]:
+    """The image files of a folder, in numeric order of their names."""
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+        key=lambda p: natural_key(p.name),
+    )
+
+
+def read_images(
+    files: list[Path], error: type[R1TrackError] = R1TrackError
+) -> Iterator[Image.Image]:
+    """Open image files one at a time as RGB; an unreadable one raises `error` naming it."""
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                yield image.convert("RGB")
+        except OSError as exc:
+            raise error(f"{file}: unreadable frame ({exc})") from exc
+
+
 class ImageFolder:
     """A folder of images, in numeric order of their names (`00000001.jpg`, ...)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.files = sorted(
-            (
-                p
-                for p in self.path.iterdir()
-                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            ),
-            key=lambda p: natural_key(p.name),
-        )
+        self.files = list_images(self.path)
         if not self.files:
             raise UserError(f"{self.path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in it")
         self.fps = None
         self.num_frames = len(self.files)
 
     def __iter__(self) -> Iterator[Image.Image]:
-        for file in self.files:
-            try:
-                with Image.open(file) as image:
-                    yield image.convert("RGB")
-            except OSError as exc:
-                raise R1TrackError(f"{file}: unreadable image ({exc})") from exc
+        return read_images(self.files)
 
 
 class VideoFile:

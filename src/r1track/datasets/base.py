@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.errors import UserError
-from r1track.video import IMAGE_EXTENSIONS, natural_key
+from r1track.video import list_images, read_images
 
 
 class DatasetError(UserError):
@@ -53,22 +53,14 @@ class Sequence:
 
     def frames(self) -> Iterator[Image.Image]:
         """The frames as RGB images, opened one at a time."""
-        for file in self.frame_files:
-            try:
-                with Image.open(file) as image:
-                    yield image.convert("RGB")
-            except OSError as exc:
-                raise DatasetError(f"{file}: unreadable frame ({exc})") from exc
+        return read_images(self.frame_files, DatasetError)
 
 
 def image_files(folder: Path) -> list[Path]:
     """Image files of a folder in numeric order; DatasetError if the folder has none."""
     if not folder.is_dir():
         raise DatasetError(f"{folder}: frame folder missing")
-    files = sorted(
-        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
-        key=lambda p: natural_key(p.name),
-    )
+    files = list_images(folder)
     if not files:
         raise DatasetError(f"{folder}: no frames in it")
     return files
