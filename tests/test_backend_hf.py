@@ -21,19 +21,19 @@ def _image(seed, size=336):
 
 
 def test_inputs_follow_qwen_layout(hf_backend):
-    inputs = hf_backend.inputs
-    text = inputs.render(2, "find it")
+    text = hf_backend.render(GenerationRequest((_image(0), _image(1)), "find it"))
     assert text == (
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
         "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
         "<|vision_start|><|image_pad|><|vision_end|>find it<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
-    batch = inputs([((_image(0), _image(1, 224)), "find it")])
+    batch = hf_backend.encode([GenerationRequest((_image(0), _image(1, 224)), "find it")])
+    image_token = hf_backend.processor.image_token_id
     # 336 px -> 24x24 patches -> 12x12 merged tokens; 224 px -> 8x8
     assert batch["image_grid_thw"].tolist() == [[1, 24, 24], [1, 16, 16]]
     assert int(batch["mm_token_type_ids"].sum()) == 144 + 64
-    assert int((batch["input_ids"] == inputs.image_token_id).sum()) == 144 + 64
+    assert int((batch["input_ids"] == image_token).sum()) == 144 + 64
     assert batch["pixel_values"].shape[0] == 576 + 256
 
 
@@ -53,7 +53,9 @@ def test_next_token_scores_depend_on_the_images(hf_backend):
     import torch
 
     def last_logits(search):
-        batch = hf_backend.inputs([((_image(0), search), "Please identify the target")])
+        batch = hf_backend.encode(
+            [GenerationRequest((_image(0), search), "Please identify the target")]
+        )
         with torch.inference_mode():
             return hf_backend.model(**batch).logits[0, -1]
 
