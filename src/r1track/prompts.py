@@ -61,6 +61,45 @@ def tracking_prompt(template_box_xyxy, variant: PromptVariant = "5k", think: boo
     return f"{THINK_INSTRUCTION} {text}" if think else text
 
 
+# Three-image samples (two templates + search) are r1track's own extension of the 100k recipe:
+# the reference gives no text for them, so these follow the 2-image texts as closely as possible.
+TWO_TEMPLATE_TEMPLATES: dict[str, str] = {
+    "5k": (
+        "Please identify the target specified by the bounding box {box1} in the first image and "
+        "the bounding box {box2} in the second image and locate it in the third image. \n Return "
+        "the coordinates in [x_min,y_min,x_max,y_max] format."
+    ),
+    "100k": (
+        "Given three images, you need to:\n"
+        "1. Analyze and Identify the target object marked by bounding box {box1} in <image_1> and "
+        "by bounding box {box2} in <image_2>;\n"
+        "2. Re-locate this target in <image_3>;\n"
+        "3. Return [x_min, y_min, x_max, y_max] coordinates of the target in <image_3>."
+    ),
+}
+
+
+def task_prompt(template_boxes, variant: PromptVariant = "5k", think: bool = False) -> str:
+    """Task text for one template box (2 images) or two template boxes (3 images)."""
+    boxes = list(template_boxes)
+    if len(boxes) == 1:
+        return tracking_prompt(boxes[0], variant, think)
+    if len(boxes) != 2:
+        raise ValueError(f"one or two template boxes, got {len(boxes)}")
+    if variant not in TWO_TEMPLATE_TEMPLATES:
+        raise ValueError(f"unknown prompt variant {variant!r}; expected one of 5k, 100k")
+    text = TWO_TEMPLATE_TEMPLATES[variant].format(
+        box1=format_box(boxes[0]), box2=format_box(boxes[1])
+    )
+    return f"{THINK_INSTRUCTION} {text}" if think else text
+
+
+def answer_text(box_xyxy, think: bool = False) -> str:
+    """The target answer for supervised training: the box, in <answer> tags for think models."""
+    box = format_box(box_xyxy)
+    return f"<answer>{box}</answer>" if think else box
+
+
 def grounding_prompt(description: str) -> str:
     """The text-initialisation request for a free-form description of the target."""
     description = " ".join(description.split())

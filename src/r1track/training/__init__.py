@@ -1,0 +1,1 @@
+"""Training: pair sampling -> HF datasets; rewards; SFT and GRPO on TRL; configs."""

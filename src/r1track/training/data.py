@@ -1,0 +1,217 @@
+"""`r1track data build`: tracking datasets -> a Hugging Face dataset that TRL's trainers consume.
+
+Rows are conversational: `prompt` (one user turn: image placeholders, then the task text from
+`r1track.prompts`, the same text the tracker sends), `completion` (the answer, for SFT), `images`
+(2 or 3 crops, JPEG), `solution` (search box, integer `[x1,y1,x2,y2]` in crop pixels; GRPO passes it
+to the rewards) and provenance (`sequence`, `frames`, `size`).
+
+Deterministic for a seed whatever the number of workers: sample i draws from its own random
+generator seeded by (seed, i). The validation split holds out whole sequences.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing as mp
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from r1track.datasets import load_dataset
+from r1track.datasets.base import Sequence
+from r1track.errors import UserError
+from r1track.prompts import PromptVariant, answer_text, chat_messages, task_prompt
+from r1track.training.sampling import SamplingConfig, draw_sample, usable_frames
+
+BUILD_INFO = "r1track_build.json"
+CHUNK = 512  # rows held in memory before they are written to disk
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that determines a built dataset."""
+
+    dataset: str
+    root: str
+    split: str = "train"
+    num_samples: int = 1000
+    prompt: PromptVariant = "5k"
+    think: bool = False
+    val_fraction: float = 0.05
+    seed: int = 0
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+
+def _features():
+    from datasets import Features, Image, List, Value
+
+    message = {
+        "role": Value("string"),
+        "content": List({"type": Value("string"), "text": Value("string")}),
+    }
+    return Features(
+        {
+            "prompt": List(message),
+            "completion": List(message),
+            "images": List(Image()),
+            "solution": List(Value("int32")),
+            "sequence": Value("string"),
+            "frames": List(Value("int32")),
+            "size": Value("int32"),
+        }
+    )
+
+
+def _jpeg(image) -> dict:
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=95)
+    return {"bytes": buf.getvalue(), "path": None}
+
+
+def split_sequences(sequences: list[Sequence], val_fraction: float, seed: int):
+    """Hold out whole sequences for validation (seeded): (train, val)."""
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    order = np.random.default_rng([seed, 7919]).permutation(len(sequences))
+    n_val = round(len(sequences) * val_fraction)
+    if val_fraction > 0:
+        n_val = min(max(1, n_val), len(sequences) - 1)
+    val = [sequences[i] for i in sorted(order[:n_val])]
+    train = [sequences[i] for i in sorted(order[n_val:])]
+    return train, val
+
+
+# Worker state: each worker process loads the sequence lists once.
+_STATE: dict = {}
+
+
+def _init_worker(config: BuildConfig) -> None:
+    sequences = load_dataset(config.dataset, config.root, config.split)
+    train, val = split_sequences(sequences, config.val_fraction, config.seed)
+    _STATE.update(
+        config=config,
+        pools={
+            "train": (train, [usable_frames(s) for s in train]),
+            "validation": (val, [usable_frames(s) for s in val]),
+        },
+    )
+
+
+def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
+    index, split = task
+    config: BuildConfig = _STATE["config"]
+    sequences, usable = _STATE["pools"][split]
+    rng = np.random.default_rng([config.seed, index])
+    drops: Counter = Counter()
+    sample = draw_sample(sequences, usable, rng, config.sampling, drops)
+    if sample is None:
+        return index, split, None, drops
+    prompt = task_prompt(sample.template_boxes, config.prompt, config.think)
+    row = {
+        "prompt": chat_messages(len(sample.images), prompt),
+        "completion": [
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": answer_text(sample.solution, config.think)}],
+            }
+        ],
+        "images": [_jpeg(im) for im in sample.images],
+        "solution": sample.solution,
+        "sequence": sample.sequence,
+        "frames": sample.frames,
+        "size": sample.size,
+    }
+    return index, split, row, drops
+
+
+def _produce(tasks, config: BuildConfig, workers: int):
+    """Yield `(split, row or None, drops)` in task order, from a worker pool or in-process."""
+    if workers > 1:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
+            for _, split, row, drops in pool.imap(_make_row, tasks, chunksize=8):
+                yield split, row, drops
+    else:
+        _init_worker(config)
+        for task in tasks:
+            _, split, row, drops = _make_row(task)
+            yield split, row, drops
+
+
+def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progress: bool = True):
+    """Build and save a `DatasetDict` (train, validation) at `out`; returns the build info."""
+    import tempfile
+
+    from datasets import Dataset, DatasetDict, concatenate_datasets, load_from_disk
+    from tqdm import tqdm
+
+    out = Path(out)
+    if config.num_samples < 1:
+        raise UserError(f"--num-samples must be at least 1, got {config.num_samples}")
+    if config.sampling.images not in (2, 3):
+        raise UserError(f"--images must be 2 or 3, got {config.sampling.images}")
+    bad = [s for s in config.sampling.sizes if s < 28 or s % 28]
+    if bad:
+        raise UserError(f"--sizes must be multiples of 28 (Qwen keeps them unresized), got {bad}")
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    sequences = load_dataset(config.dataset, config.root, config.split)  # validates the data
+    train, val = split_sequences(sequences, config.val_fraction, config.seed)
+    if not any(len(usable_frames(s)) >= config.sampling.images for s in train):
+        raise UserError("no training sequence has enough frames with a visible target")
+    n_val = round(config.num_samples * config.val_fraction) if val else 0
+    tasks = [(i, "validation" if i < n_val else "train") for i in range(config.num_samples)]
+    features = _features()
+    stats = {split: {"made": 0, "drops": Counter()} for split in ("train", "validation")}
+    with tempfile.TemporaryDirectory() as tmp:
+        # Rows are written in chunks to disk so memory stays bounded for large builds.
+        parts: dict[str, list] = {"train": [], "validation": []}
+        pending: dict[str, list] = {"train": [], "validation": []}
+
+        def flush(split: str) -> None:
+            if pending[split]:
+                chunk = Dataset.from_list(pending[split], features=features)
+                path = Path(tmp) / f"{split}-{len(parts[split]):05d}"
+                chunk.save_to_disk(str(path))
+                parts[split].append(load_from_disk(str(path)))
+                pending[split] = []
+
+        bar = tqdm(
+            total=len(tasks),
+            unit="sample",
+            desc="data build",
+            file=sys.stderr,
+            disable=not progress,
+        )
+        for split, row, drops in _produce(tasks, config, workers):
+            stats[split]["drops"].update(drops)
+            bar.update()
+            if row is not None:
+                stats[split]["made"] += 1
+                pending[split].append(row)
+                if len(pending[split]) >= CHUNK:
+                    flush(split)
+        bar.close()
+        splits = {}
+        for split in ("train", "validation"):
+            flush(split)
+            splits[split] = (
+                concatenate_datasets(parts[split])
+                if parts[split]
+                else Dataset.from_dict({k: [] for k in features}, features=features)
+            )
+        DatasetDict(splits).save_to_disk(str(out))
+    for split in stats:
+        stats[split]["drops"] = dict(stats[split]["drops"])
+    info = {
+        "config": asdict(config),
+        "train_sequences": [s.name for s in train],
+        "validation_sequences": [s.name for s in val],
+        "stats": stats,
+    }
+    (out / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    return info

@@ -1,0 +1,238 @@
+"""Rule-based rewards, as plain functions with TRL's signature `f(completions, solution, **kw)`.
+
+`r1track_think_reward` and `r1track_nothink_reward` follow R1-Track's latest reference version
+exactly (section 5 of the reference notes), including its order of checks; `iou_reward`,
+`giou_reward` and `format_reward` are the plain parts. Every function scores malformed answers
+(never raises) and, given TRL's `log_metric`, logs its parts (`format`, `giou`, `shaped`,
+`length_penalty`) so each shows in the training logs.
+
+A completion is either a string or TRL's conversational form `[{"role": "assistant", "content":
+...}]`; `completion_ids` (from TRL) gives response lengths in tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from r1track.geometry import giou_xyxy, iou_xyxy
+
+THINK_MIN_TOKENS = 128
+LENGTH_LIMIT = 448
+_THINK_FORMAT = re.compile(r"^<think>(.*?)</think>(.*?)<answer>(.*?)</answer>$", re.DOTALL)
+_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+
+
+def completion_text(completion) -> str:
+    """The text of a completion, plain or conversational."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion:
+        content = completion[-1].get("content", "") if isinstance(completion[-1], dict) else ""
+        if isinstance(content, list):
+            return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+        return str(content)
+    return ""
+
+
+def parse_list(text) -> list[float] | None:
+    """The reference's parse: the whole text must be a list of numbers (JSON); else None."""
+    if isinstance(text, (list, tuple)):
+        values = list(text)
+    else:
+        try:
+            values = json.loads(str(text).strip())
+        except (json.JSONDecodeError, ValueError):
+            return None
+    if not isinstance(values, list) or not values:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def shaped_giou(g: float) -> float:
+    """R1-Track's shaping: (0, 0.4) -> 0; [0.4, 0.75] -> g; (0.75, 0.95) -> g + 0.2;
+    >= 0.95 -> g + 0.5; g <= 0 unchanged.
+
+    >>> [round(shaped_giou(g), 2) for g in (-0.3, 0.2, 0.5, 0.8, 0.97)]
+    [-0.3, 0.0, 0.5, 1.0, 1.47]
+    """
+    if g <= 0:
+        return g
+    if g < 0.4:
+        return 0.0
+    if g <= 0.75:
+        return g
+    if g < 0.95:
+        return g + 0.2
+    return g + 0.5
+
+
+def _giou(pred: list[float], gt: list[float]) -> float | None:
+    """GIoU of two lists, or None where the reference would fail (any error -> -1)."""
+    if len(pred) != 4 or len(gt) != 4:
+        return None
+    value = float(giou_xyxy(np.asarray(pred), np.asarray(gt)))
+    return value if math.isfinite(value) else None
+
+
+def think_parts(text: str, solution, length: int | None) -> dict[str, float]:
+    """All parts of the think reward for one answer (`overall` is what training uses).
+
+    >>> gt = [10, 10, 50, 50]
+    >>> answer = "<think>" + "a " * 200 + "</think><answer>[10,10,50,50]</answer>"
+    >>> think_parts(answer, gt, 200)["overall"]
+    1.55
+    >>> think_parts("<answer>[10,10,50,50]</answer>", gt, 200)["overall"]
+    -1.0
+    """
+    fail = {"overall": -1.0, "format": 0.0, "giou": -1.0, "shaped": -1.0, "length_penalty": 0.0}
+    gt = parse_list(solution)
+    if not text or not text.strip() or gt is None:  # 1. empty answer or ground truth
+        return fail
+    match = _THINK_FORMAT.match(text.strip())
+    if match is None or any(text.count(tag) != 1 for tag in _TAGS):  # 2. strict format
+        return fail
+    if length is not None and length < THINK_MIN_TOKENS:  # 3. forces reasoning
+        return fail
+    pred = parse_list(match.group(3))  # 4. both must parse as lists
+    if pred is None:
+        return fail
+    g = _giou(pred, gt)  # 5. any error -> -1
+    if g is None:
+        return fail
+    shaped = shaped_giou(g)  # 6.
+    penalty = (LENGTH_LIMIT - length) / 64 if length is not None and length > LENGTH_LIMIT else 0.0
+    overall = shaped + 0.05 * 1.0 + 0.1 * penalty  # 8. format term is 1 here
+    return {
+        "overall": round(overall, 10),
+        "format": 1.0,
+        "giou": g,
+        "shaped": shaped,
+        "length_penalty": penalty,
+    }
+
+
+def nothink_parts(text: str, solution) -> dict[str, float]:
+    """No-think reward: the whole answer must parse as the list; GIoU shaping; no format term.
+
+    >>> nothink_parts("[10,10,50,50]", [10, 10, 50, 50])["overall"]
+    1.5
+    >>> nothink_parts("The box is [10,10,50,50]", [10, 10, 50, 50])["overall"]
+    -1.0
+    """
+    fail = {"overall": -1.0, "format": 0.0, "giou": -1.0, "shaped": -1.0}
+    gt = parse_list(solution)
+    pred = parse_list(text) if text else None
+    if gt is None or pred is None:
+        return fail
+    g = _giou(pred, gt)
+    if g is None:
+        return fail
+    shaped = shaped_giou(g)
+    return {"overall": shaped, "format": 1.0, "giou": g, "shaped": shaped}
+
+
+def _lengths(completion_ids, n: int) -> list[int | None]:
+    return [len(ids) for ids in completion_ids] if completion_ids is not None else [None] * n
+
+
+def _log(log_metric: Callable | None, prefix: str, parts: list[dict]) -> None:
+    if log_metric is None or not parts:
+        return
+    for key in parts[0]:
+        if key != "overall":
+            log_metric(f"{prefix}/{key}", float(np.mean([p[key] for p in parts])))
+
+
+def r1track_think_reward(completions, solution, completion_ids=None, log_metric=None, **kwargs):
+    """R1-Track think reward (format + min length + shaped GIoU + length penalty).
+
+    >>> answer = "<think>" + "x " * 150 + "</think><answer>[0,0,10,10]</answer>"
+    >>> ids = [[0] * 150] * 2
+    >>> r1track_think_reward([answer, "[0,0,10,10]"], [[0, 0, 10, 10]] * 2, completion_ids=ids)
+    [1.55, -1.0]
+    """
+    texts = [completion_text(c) for c in completions]
+    parts = [
+        think_parts(t, s, n)
+        for t, s, n in zip(texts, solution, _lengths(completion_ids, len(texts)), strict=True)
+    ]
+    _log(log_metric, "think", parts)
+    return [p["overall"] for p in parts]
+
+
+def r1track_nothink_reward(completions, solution, log_metric=None, **kwargs):
+    """R1-Track no-think reward: the answer must be exactly the list; shaped GIoU.
+
+    >>> r1track_nothink_reward(["[0,0,10,10]", "[0,0,10,5]", "oops"], [[0, 0, 10, 10]] * 3)
+    [1.5, 0.5, -1.0]
+    """
+    parts = [
+        nothink_parts(completion_text(c), s) for c, s in zip(completions, solution, strict=True)
+    ]
+    _log(log_metric, "nothink", parts)
+    return [p["overall"] for p in parts]
+
+
+def _box_of(text: str) -> list[float] | None:
+    from r1track.prompts import parse_box
+
+    parsed = parse_box(text)
+    return list(parsed.box) if parsed.ok else None
+
+
+def iou_reward(completions, solution, **kwargs):
+    """Plain IoU of the box found by the tracker's parser (0 when none is found).
+
+    >>> iou_reward(["[0,0,10,10]", "<answer>[0,0,10,5]</answer>", "none"], [[0, 0, 10, 10]] * 3)
+    [1.0, 0.5, 0.0]
+    """
+    out = []
+    for c, s in zip(completions, solution, strict=True):
+        box = _box_of(completion_text(c))
+        out.append(float(iou_xyxy(np.asarray(box), np.asarray(s, dtype=float))) if box else 0.0)
+    return out
+
+
+def giou_reward(completions, solution, **kwargs):
+    """Plain GIoU of the box found by the tracker's parser (-1 when none is found).
+
+    >>> giou_reward(["[0,0,10,10]", "[20,0,30,10]", "none"], [[0, 0, 10, 10]] * 3)
+    [1.0, -0.3333333333333333, -1.0]
+    """
+    out = []
+    for c, s in zip(completions, solution, strict=True):
+        box = _box_of(completion_text(c))
+        out.append(float(giou_xyxy(np.asarray(box), np.asarray(s, dtype=float))) if box else -1.0)
+    return out
+
+
+def format_reward(completions, think: bool = False, **kwargs):
+    """1 if the answer has the trained format (think: strict tags; else a bare list), else 0.
+
+    >>> format_reward(["[1,2,3,4]", "box: [1,2,3,4]"])
+    [1.0, 0.0]
+    """
+    out = []
+    for c in completions:
+        text = completion_text(c).strip()
+        if think:
+            ok = _THINK_FORMAT.match(text) is not None and all(text.count(t) == 1 for t in _TAGS)
+        else:
+            ok = parse_list(text) is not None
+        out.append(1.0 if ok else 0.0)
+    return out
+
+
+REWARDS = {
+    "think": r1track_think_reward,
+    "nothink": r1track_nothink_reward,
+    "iou": iou_reward,
+    "giou": giou_reward,
+}

@@ -1,0 +1,143 @@
+"""Training pairs from tracking sequences: the R1-Track recipe, with its weaknesses fixed.
+
+Recipe (R1-Track-5k/100k): frames drawn from one sequence; *each* image cropped around its own
+ground-truth box with its own context factor U(2, 8) and its own centre jitter U(-0.2, 0.2) x crop
+side in x and y; black padding; resized to the output size; the answer is the search box in crop
+pixels, integers.
+
+Fixed here: frames where the target is absent or fully covered are never used; template frames
+come before the search frame, within `max_gap` frames; boxes are clipped to their crop, and a
+sample whose box is mostly outside a crop is dropped and counted (not silently kept); every drop
+has a reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from r1track.datasets.base import Sequence
+from r1track.geometry import CropWindow, area_xyxy, clip_xyxy, crop_image, xywh_to_xyxy
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How one training sample is drawn and cropped."""
+
+    sizes: tuple[int, ...] = (336,)
+    """Crop sizes; each sample picks one at random (all images of a sample share it)."""
+    images: int = 2
+    """2 (template + search) or 3 (two templates + search)."""
+    context_range: tuple[float, float] = (2.0, 8.0)
+    """Each image's context factor is drawn from U(low, high)."""
+    jitter: float = 0.2
+    """Each crop's centre moves by U(-jitter, jitter) x its side, in x and in y."""
+    max_gap: int = 100
+    """Templates are at most this many frames before the search frame."""
+    min_inside: float = 0.5
+    """Drop a sample if less than this fraction of a box's area lies inside its crop."""
+    max_attempts: int = 50
+    """Draws per sample before giving up on it (each failed draw is counted by reason)."""
+
+
+def usable_frames(seq: Sequence) -> np.ndarray:
+    """Indices of frames with a finite, non-empty box and a visible target."""
+    b = seq.boxes
+    ok = np.all(np.isfinite(b), axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)
+    if seq.visible is not None:
+        ok &= seq.visible
+    return np.flatnonzero(ok)
+
+
+def draw_frames(
+    usable: np.ndarray, rng: np.random.Generator, images: int, max_gap: int
+) -> list[int] | None:
+    """Template frame(s) then the search frame: increasing, all usable, within `max_gap`."""
+    if len(usable) < images:
+        return None
+    search = int(rng.choice(usable[images - 1 :]))
+    earlier = usable[(usable < search) & (usable >= search - max_gap)]
+    if len(earlier) < images - 1:
+        return None
+    templates = sorted(int(t) for t in rng.choice(earlier, size=images - 1, replace=False))
+    return [*templates, search]
+
+
+def jittered_window(box_xywh, size: int, rng: np.random.Generator, config: SamplingConfig):
+    """A square crop window around a box with a random context factor and centre jitter."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    factor = rng.uniform(*config.context_range)
+    side = max(1, math.ceil(math.sqrt(w * h) * factor))
+    dx, dy = rng.uniform(-config.jitter, config.jitter, size=2) * side
+    x0 = round(x + w / 2 + dx - side / 2)
+    y0 = round(y + h / 2 + dy - side / 2)
+    return CropWindow(x0=x0, y0=y0, side=side, size=size)
+
+
+def crop_with_box(
+    frame: Image.Image, box_xywh, size: int, rng: np.random.Generator, config: SamplingConfig
+) -> tuple[Image.Image, np.ndarray] | None:
+    """Crop around a box; returns (crop, box in crop pixels, clipped) or None if mostly outside."""
+    window = jittered_window(box_xywh, size, rng, config)
+    full = window.to_crop(xywh_to_xyxy(box_xywh))
+    clipped = clip_xyxy(full, size, size)
+    if area_xyxy(clipped) < config.min_inside * area_xyxy(full):
+        return None
+    return crop_image(frame, window), clipped
+
+
+@dataclass
+class Sample:
+    """One training sample before it becomes a dataset row."""
+
+    sequence: str
+    frames: list[int]
+    size: int
+    images: list[Image.Image]
+    template_boxes: list[list[int]]
+    """Template boxes in their crops' pixels, integers (what the prompt shows)."""
+    solution: list[int]
+    """Search box in search-crop pixels, integers `[x1, y1, x2, y2]`."""
+
+
+def _int_box(box: np.ndarray) -> list[int]:
+    return [round(float(v)) for v in box]
+
+
+def draw_sample(
+    sequences: list[Sequence],
+    usable: list[np.ndarray],
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    drops: Counter,
+) -> Sample | None:
+    """Draw until one valid sample comes out (counting every rejected draw in `drops`)."""
+    for _ in range(config.max_attempts):
+        k = int(rng.integers(len(sequences)))
+        frames = draw_frames(usable[k], rng, config.images, config.max_gap)
+        if frames is None:
+            drops["too_few_usable_frames"] += 1
+            continue
+        size = int(rng.choice(config.sizes))
+        seq = sequences[k]
+        crops, boxes = [], []
+        for index in frames:
+            with Image.open(seq.frame_files[index]) as raw:
+                frame = raw.convert("RGB")
+            out = crop_with_box(frame, seq.boxes[index], size, rng, config)
+            if out is None:
+                break
+            crops.append(out[0])
+            boxes.append(_int_box(out[1]))
+        else:
+            if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
+                drops["box_degenerate_after_rounding"] += 1
+                continue
+            return Sample(seq.name, frames, size, crops, boxes[:-1], boxes[-1])
+        drops["box_mostly_outside_crop"] += 1
+    drops["gave_up"] += 1
+    return None
