@@ -263,6 +263,58 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(
+            f"--sizes {text!r}: expected integers, e.g. 336 or 112,224,336,448"
+        ) from None
+    if not sizes:
+        raise UserError("--sizes is empty")
+    return sizes
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from r1track.training.data import BuildConfig, build_dataset
+    from r1track.training.sampling import SamplingConfig
+
+    if args.max_gap < 1:
+        raise UserError(f"--max-gap must be at least 1, got {args.max_gap}")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"--out {out}: exists and is not empty")
+    config = BuildConfig(
+        dataset=args.dataset,
+        root=args.root,
+        split=args.split,
+        num_samples=args.num_samples,
+        prompt=args.prompt,
+        think=args.think,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        sampling=SamplingConfig(
+            sizes=_parse_sizes(args.sizes), images=args.images, max_gap=args.max_gap
+        ),
+    )
+    info = build_dataset(config, out, workers=args.workers)
+    for split, stats in info["stats"].items():
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(stats["drops"].items())) or "none"
+        print(f"{split}: {stats['made']} samples; rejected draws: {drops}", file=sys.stderr)
+    print(f"wrote {out}/ (load with datasets.load_from_disk)", file=sys.stderr)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from r1track.training.config import load_config
+    from r1track.training.trainers import run_grpo, run_sft
+
+    config = load_config(args.config, args.overrides)
+    out = (run_sft if args.algorithm == "sft" else run_grpo)(config)
+    print(f"checkpoint: {out}/ (r1track track --model {out})", file=sys.stderr)
+    return 0
+
+
 def _cmd_tiny_model(args: argparse.Namespace) -> int:
     from r1track.dev.tiny_model import TinyModelConfig, build_tiny_model
 
@@ -327,6 +379,36 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("run", help="run directory of a got10k test eval")
     pack.add_argument("--out", required=True, help="zip file to write")
     pack.set_defaults(func=_cmd_pack)
+
+    data = commands.add_parser("data", help="training data from tracking datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="TOOL")
+    build = data_commands.add_parser("build", help="sample crops pairs into a HF dataset for TRL")
+    build.add_argument("--dataset", choices=("got10k", "lasot", "trackingnet"), required=True)
+    build.add_argument("--root", required=True, help="dataset root folder")
+    build.add_argument("--split", default="train")
+    build.add_argument("--out", required=True, help="output dataset directory")
+    build.add_argument("--num-samples", type=int, required=True)
+    build.add_argument("--sizes", default="336", help="crop sizes, e.g. 336 or 112,224,336,448")
+    build.add_argument("--images", type=int, choices=(2, 3), default=2, help="3: two templates")
+    build.add_argument("--prompt", choices=("5k", "100k"), default="5k")
+    build.add_argument("--think", action="store_true", help="think prompt and <answer> targets")
+    build.add_argument(
+        "--val-fraction", type=float, default=0.05, help="share of sequences held out"
+    )
+    build.add_argument(
+        "--max-gap", type=int, default=100, help="max frames from template to search"
+    )
+    build.add_argument("--workers", type=int, default=1)
+    build.add_argument("--seed", type=int, default=0)
+    build.set_defaults(func=_cmd_data_build)
+
+    train = commands.add_parser("train", help="fine-tune with TRL: sft or grpo")
+    train.add_argument("algorithm", choices=("sft", "grpo"))
+    train.add_argument("--config", required=True, help="YAML config (see configs/)")
+    train.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="e.g. optim.learning_rate=1e-6"
+    )
+    train.set_defaults(func=_cmd_train)
 
     dev = commands.add_parser("dev", help="developer tools: tiny model, synthetic video")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="TOOL")

@@ -16,6 +16,23 @@ from r1track.errors import BackendError, UserError
 from r1track.prompts import chat_messages
 
 SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
+ADAPTER_CONFIG = "adapter_config.json"  # a LoRA adapter saved by `r1track train`
+
+
+def load_model(path: str, dtype):
+    """A Qwen2.5-VL model from a checkpoint, or base model + LoRA adapter (merged for speed)."""
+    from transformers import AutoModelForImageTextToText
+
+    adapter = Path(path) / ADAPTER_CONFIG
+    if adapter.is_file() and not (Path(path) / "config.json").is_file():
+        import json
+
+        from peft import PeftModel
+
+        base = json.loads(adapter.read_text())["base_model_name_or_path"]
+        model = AutoModelForImageTextToText.from_pretrained(resolve_checkpoint(base), dtype=dtype)
+        return PeftModel.from_pretrained(model, path).merge_and_unload()
+    return AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
 
 
 def resolve_checkpoint(model: str) -> str:
@@ -25,7 +42,7 @@ def resolve_checkpoint(model: str) -> str:
     if path.exists():
         if not path.is_dir():
             raise UserError(f"model {model!r} is a file, not a checkpoint directory")
-        if not (path / "config.json").is_file():
+        if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
             raise UserError(f"model {model!r} is not a checkpoint directory (no config.json in it)")
         return str(path)
     looks_like_hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
@@ -49,7 +66,6 @@ class HFBackend:
         import torch
         from transformers import (
             AutoConfig,
-            AutoModelForImageTextToText,
             GenerationConfig,
         )
         from transformers.utils import logging as hf_logging
@@ -59,7 +75,15 @@ class HFBackend:
         hf_logging.disable_progress_bar()
         path = resolve_checkpoint(model)
         try:
-            config = AutoConfig.from_pretrained(path)
+            adapter = Path(path) / ADAPTER_CONFIG
+            if adapter.is_file() and not (Path(path) / "config.json").is_file():
+                import json
+
+                config = AutoConfig.from_pretrained(
+                    resolve_checkpoint(json.loads(adapter.read_text())["base_model_name_or_path"])
+                )
+            else:
+                config = AutoConfig.from_pretrained(path)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"could not load model {model!r}: {first}") from exc
@@ -77,9 +101,7 @@ class HFBackend:
         self.max_batch_size = max_batch_size
         try:
             self.processor = load_processor(path)
-            self.model = AutoModelForImageTextToText.from_pretrained(
-                path, dtype=getattr(torch, dtype)
-            ).to(self.device)
+            self.model = load_model(path, getattr(torch, dtype)).to(self.device)
         except (OSError, ValueError) as exc:
             raise UserError(f"could not load model {model!r}: {str(exc).splitlines()[0]}") from exc
         self.model.eval()

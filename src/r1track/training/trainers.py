@@ -1,0 +1,215 @@
+"""`r1track train sft|grpo`: thin layers over TRL's SFTTrainer and GRPOTrainer.
+
+We only translate our config into TRL's, set up the model (full fine-tuning or LoRA, vision tower
+trained or frozen) and save an output directory that the tracker loads directly: weights (or a
+LoRA adapter), the processor (tokenizer, image processor, chat template) and the config used.
+Multi-GPU and multi-node runs go through `accelerate launch` / `torchrun` unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from r1track.errors import UserError
+from r1track.training.config import TrainConfig
+
+TRAIN_INFO = "r1track_train.json"
+REQUIRED_COLUMNS = {"prompt", "images", "solution"}
+
+
+def _device_args() -> dict:
+    import torch
+
+    return {} if torch.cuda.is_available() else {"use_cpu": True}
+
+
+def _check_report_to(services: list[str]) -> list[str]:
+    for name in services:
+        module = {"tensorboard": "tensorboard", "wandb": "wandb"}.get(name)
+        if module is None:
+            raise UserError(f"logging.report_to: unknown service {name!r} (tensorboard, wandb)")
+        if importlib.util.find_spec(module) is None:
+            raise UserError(f"logging.report_to: {name} is not installed (pip install {module})")
+    return services or ["none"]
+
+
+def load_data(config: TrainConfig):
+    """The train and validation splits of a `r1track data build` dataset."""
+    from datasets import DatasetDict, load_from_disk
+
+    path = Path(config.data.path)
+    if not path.is_dir():
+        raise UserError(
+            f"data.path {path}: no such dataset directory (make one with r1track data build)"
+        )
+    try:
+        data = load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(f"data.path {path}: not a saved dataset ({exc})") from exc
+    if not isinstance(data, DatasetDict) or "train" not in data:
+        raise UserError(f"data.path {path}: expected train and validation splits")
+    missing = REQUIRED_COLUMNS - set(data["train"].column_names)
+    if missing:
+        raise UserError(f"data.path {path}: missing columns {sorted(missing)}")
+    train = data["train"]
+    if config.data.max_train_samples:
+        train = train.select(range(min(len(train), config.data.max_train_samples)))
+    if len(train) == 0:
+        raise UserError(f"data.path {path}: the train split is empty")
+    return train, data.get("validation")
+
+
+def load_model(config: TrainConfig):
+    """The model to train: full or LoRA, with the vision tower trained or frozen."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from r1track.backends.hf import resolve_checkpoint
+
+    path = resolve_checkpoint(config.model.path)
+    dtype = config.model.dtype
+    if dtype == "auto":
+        dtype = "bfloat16" if torch.cuda.is_available() else "float32"
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=getattr(torch, dtype))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"could not load model {path!r}: {str(exc).splitlines()[0]}") from exc
+    visual = model.model.visual
+    if config.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        names = "|".join(config.lora.target_modules)
+        lora = LoraConfig(
+            r=config.lora.r,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            # language model only: the vision tower is trained fully or frozen
+            target_modules=rf".*language_model.*\.({names})",
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, lora)
+    for param in visual.parameters():
+        param.requires_grad = config.model.train_vision
+    return model, path
+
+
+def _common_args(config: TrainConfig) -> dict:
+    o, log = config.optim, config.logging
+    return dict(
+        output_dir=config.output_dir,
+        learning_rate=o.learning_rate,
+        lr_scheduler_type=o.lr_scheduler_type,
+        warmup_ratio=o.warmup_ratio,
+        weight_decay=o.weight_decay,
+        num_train_epochs=o.num_train_epochs,
+        max_steps=o.max_steps,
+        per_device_train_batch_size=o.per_device_train_batch_size,
+        gradient_accumulation_steps=o.gradient_accumulation_steps,
+        bf16=o.bf16,
+        gradient_checkpointing=o.gradient_checkpointing,
+        max_grad_norm=o.max_grad_norm,
+        seed=o.seed,
+        logging_steps=log.logging_steps,
+        save_steps=log.save_steps,
+        save_total_limit=log.save_total_limit,
+        report_to=_check_report_to(log.report_to),
+        remove_unused_columns=False,
+        **_device_args(),
+    )
+
+
+def _resume(config: TrainConfig) -> bool:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(config.output_dir)
+    return bool(config.resume and out.is_dir() and get_last_checkpoint(str(out)))
+
+
+def _save(trainer, model, processor, config: TrainConfig, base_path: str) -> Path:
+    """Write the final checkpoint the tracker loads: weights or adapter, processor, config."""
+    from r1track.backends.processor import save_processor
+
+    out = Path(config.output_dir)
+    if not trainer.is_world_process_zero():
+        return out
+    if config.lora.enabled:
+        if config.lora.merge:
+            model.merge_and_unload().save_pretrained(out)
+        else:
+            model.save_pretrained(out)  # adapter_config.json + adapter weights
+            adapter = json.loads((out / "adapter_config.json").read_text())
+            adapter["base_model_name_or_path"] = str(base_path)
+            (out / "adapter_config.json").write_text(json.dumps(adapter, indent=2))
+    else:
+        trainer.save_model(str(out))
+    save_processor(processor, out)
+    (out / TRAIN_INFO).write_text(json.dumps(asdict(config), indent=2) + "\n")
+    return out
+
+
+def run_sft(config: TrainConfig) -> Path:
+    """Supervised fine-tuning on the dataset's completions (loss on the answer only)."""
+    from trl import SFTConfig, SFTTrainer
+
+    from r1track.backends.processor import load_processor
+
+    train, val = load_data(config)
+    model, base = load_model(config)
+    processor = load_processor(base)
+    do_eval = bool(val is not None and len(val) and config.logging.eval_steps)
+    args = SFTConfig(
+        **_common_args(config),
+        max_length=config.sft.max_length,
+        eval_strategy="steps" if do_eval else "no",
+        eval_steps=config.logging.eval_steps if do_eval else None,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=val if do_eval else None,
+        processing_class=processor,
+    )
+    trainer.train(resume_from_checkpoint=True if _resume(config) else None)
+    return _save(trainer, model, processor, config, base)
+
+
+def run_grpo(config: TrainConfig) -> Path:
+    """GRPO with R1-Track's rule-based rewards (or plain IoU / GIoU)."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from r1track.backends.processor import load_processor
+    from r1track.training.rewards import REWARDS
+
+    g = config.grpo
+    if g.reward not in REWARDS:
+        raise UserError(f"grpo.reward must be one of {', '.join(REWARDS)}, got {g.reward!r}")
+    train, _ = load_data(config)
+    model, base = load_model(config)
+    processor = load_processor(base)
+    vllm = {}
+    if g.use_vllm:
+        vllm = {"use_vllm": True, "vllm_mode": g.vllm_mode}
+        if g.vllm_server_base_url:
+            vllm["vllm_server_base_url"] = g.vllm_server_base_url
+    args = GRPOConfig(
+        **_common_args(config),
+        num_generations=g.num_generations,
+        beta=g.beta,
+        loss_type=g.loss_type,
+        max_completion_length=g.max_completion_length,
+        temperature=g.temperature,
+        **vllm,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[REWARDS[g.reward]],
+        args=args,
+        train_dataset=train,
+        processing_class=processor,
+    )
+    trainer.train(resume_from_checkpoint=True if _resume(config) else None)
+    return _save(trainer, model, processor, config, base)
