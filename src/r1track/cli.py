@@ -7,6 +7,7 @@ Expected user errors print one line on stderr and exit with code 2; other known 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -311,7 +312,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     out = (run_sft if args.algorithm == "sft" else run_grpo)(config)
-    print(f"checkpoint: {out}/ (r1track track --model {out})", file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":  # once, also under torchrun / accelerate launch
+        print(f"checkpoint: {out}/ (r1track track --model {out})", file=sys.stderr)
     return 0
 
 
@@ -427,7 +429,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # KEY=VALUE overrides may come after options (`train sft --config F a.b=1`)
+        if getattr(args, "command", None) == "train" and all(
+            "=" in e and not e.startswith("-") for e in extra
+        ):
+            args.overrides += extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except UserError as exc:

@@ -109,6 +109,10 @@ class HFBackend:
         tokenizer.padding_side = "left"
         image_processor = self.processor.image_processor
         eos = self.model.generation_config.eos_token_id or tokenizer.eos_token_id
+        eos = {eos} if isinstance(eos, int) else set(eos)
+        # The end of the assistant turn always ends an answer, whatever the saved config says.
+        eos |= {i for i in (tokenizer.convert_tokens_to_ids("<|im_end|>"),) if isinstance(i, int)}
+        eos = sorted(eos)
         # A clean greedy config: released checkpoints ship sampling and repetition-penalty
         # defaults that must not leak into tracking.
         self.generation_config = GenerationConfig(

@@ -132,6 +132,7 @@ def build_tokenizer(config: TinyModelConfig = TinyModelConfig()):
     ]
     tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)
     tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
+    tokenizer.eos_token = "<|im_end|>"  # as in Qwen's instruct tokenizers: a turn ends the answer
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 

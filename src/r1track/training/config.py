@@ -95,7 +95,7 @@ class SFTSection:
 @dataclass
 class GRPOSection:
     reward: str = "nothink"
-    """nothink, think (R1-Track's rewards), iou or giou."""
+    """nothink, think (R1-Track's rewards), iou, giou or format (a bare list of numbers)."""
     num_generations: int = 5
     """Group size: completions sampled per prompt."""
     beta: float = 0.01
@@ -148,6 +148,12 @@ def _coerce(value, annotation, key: str):
         if isinstance(value, bool):
             return value
         raise UserError(f"config key {key!r}: expected true or false, got {value!r}")
+    if isinstance(value, str) and annotation in (int, float):
+        # PyYAML reads 1e-6 (no dot) as text; accept any number written as text
+        try:
+            value = int(value) if annotation is int else float(value)
+        except ValueError:
+            pass
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -143,11 +143,15 @@ def _produce(tasks, config: BuildConfig, workers: int):
 
 
 def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progress: bool = True):
-    """Build and save a `DatasetDict` (train, validation) at `out`; returns the build info."""
+    """Build and save a `DatasetDict` (train, and validation unless empty) at `out`; returns
+    the build info."""
     import tempfile
 
+    import datasets
     from datasets import Dataset, DatasetDict, concatenate_datasets, load_from_disk
     from tqdm import tqdm
+
+    datasets.disable_progress_bars()
 
     out = Path(out)
     if config.num_samples < 1:
@@ -199,11 +203,9 @@ def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progre
         splits = {}
         for split in ("train", "validation"):
             flush(split)
-            splits[split] = (
-                concatenate_datasets(parts[split])
-                if parts[split]
-                else Dataset.from_dict({k: [] for k in features}, features=features)
-            )
+            # an empty split is left out: datasets cannot load an empty saved split back
+            if parts[split]:
+                splits[split] = concatenate_datasets(parts[split])
         DatasetDict(splits).save_to_disk(str(out))
     for split in stats:
         stats[split]["drops"] = dict(stats[split]["drops"])

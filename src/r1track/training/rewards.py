@@ -235,4 +235,5 @@ REWARDS = {
     "nothink": r1track_nothink_reward,
     "iou": iou_reward,
     "giou": giou_reward,
+    "format": format_reward,
 }

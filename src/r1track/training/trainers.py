@@ -77,7 +77,6 @@ def load_model(config: TrainConfig):
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as exc:
         raise UserError(f"could not load model {path!r}: {str(exc).splitlines()[0]}") from exc
-    visual = model.model.visual
     if config.lora.enabled:
         from peft import LoraConfig, get_peft_model
 
@@ -88,11 +87,14 @@ def load_model(config: TrainConfig):
             lora_dropout=config.lora.dropout,
             # language model only: the vision tower is trained fully or frozen
             target_modules=rf".*language_model.*\.({names})",
+            # a trained vision tower is saved with the adapter (or merged with it)
+            modules_to_save=["visual"] if config.model.train_vision else None,
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
-    for param in visual.parameters():
-        param.requires_grad = config.model.train_vision
+    else:
+        for param in model.model.visual.parameters():
+            param.requires_grad = config.model.train_vision
     return model, path
 
 
@@ -102,7 +104,7 @@ def _common_args(config: TrainConfig) -> dict:
         output_dir=config.output_dir,
         learning_rate=o.learning_rate,
         lr_scheduler_type=o.lr_scheduler_type,
-        warmup_ratio=o.warmup_ratio,
+        warmup_steps=o.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
         weight_decay=o.weight_decay,
         num_train_epochs=o.num_train_epochs,
         max_steps=o.max_steps,

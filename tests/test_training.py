@@ -1,0 +1,373 @@
+"""Training: data build, rewards, config, SFT and GRPO on TRL with the tiny model, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import write_got10k
+from r1track.cli import main
+from r1track.errors import UserError
+from r1track.prompts import format_box
+from r1track.training import rewards
+from r1track.training.config import load_config
+from r1track.training.data import BuildConfig, build_dataset
+from r1track.training.sampling import SamplingConfig
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.fixture(scope="module")
+def got_train(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("got")
+    write_got10k(root, "train", num_seqs=4, length=12)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(got_train, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ds") / "data"
+    config = BuildConfig(
+        "got10k",
+        str(got_train),
+        "train",
+        num_samples=48,
+        val_fraction=0.25,
+        sampling=SamplingConfig(sizes=(112, 224), max_gap=5),
+    )
+    build_dataset(config, out, workers=1, progress=False)
+    return out
+
+
+def _white_box(image) -> list[int]:
+    red = np.asarray(image)[..., 0] > 127
+    ys, xs = np.nonzero(red)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_data_build_follows_the_recipe_without_its_bugs(built, got_train):
+    from datasets import load_from_disk
+
+    from r1track.datasets import load_dataset
+
+    data = load_from_disk(str(built))
+    info = json.loads((built / "r1track_build.json").read_text())
+    assert len(data["train"]) == 36 and len(data["validation"]) == 12
+    assert not set(info["train_sequences"]) & set(info["validation_sequences"])
+    sequences = {s.name: s for s in load_dataset("got10k", got_train, "train")}
+    for split in ("train", "validation"):
+        assert set(data[split]["sequence"]) <= set(info[f"{split}_sequences"])
+        for row in data[split]:
+            seq = sequences[row["sequence"]]
+            template, search = row["frames"]
+            assert template < search <= template + 5  # order and maximum gap
+            assert all(seq.visible[f] for f in row["frames"])  # never an absent / covered frame
+            size = row["size"]
+            assert size in (112, 224) and [im.size for im in row["images"]] == [(size, size)] * 2
+            x1, y1, x2, y2 = row["solution"]
+            assert 0 <= x1 < x2 <= size and 0 <= y1 < y2 <= size
+            # the answer is where the target is in the search crop
+            assert np.allclose(_white_box(row["images"][1]), row["solution"], atol=3)
+            assert row["completion"][0]["content"][0]["text"] == format_box(row["solution"])
+            text = row["prompt"][0]["content"][-1]["text"]
+            assert text.startswith("Please identify the target specified by the bounding box [")
+            assert [p["type"] for p in row["prompt"][0]["content"]] == ["image", "image", "text"]
+
+
+def test_data_build_is_deterministic_across_workers_and_supports_3_images(got_train, tmp_path):
+    from datasets import load_from_disk
+
+    rows = []
+    for workers in (1, 2):
+        config = BuildConfig(
+            "got10k",
+            str(got_train),
+            "train",
+            num_samples=12,
+            val_fraction=0.0,
+            prompt="100k",
+            sampling=SamplingConfig(sizes=(112,), images=3),
+        )
+        build_dataset(config, tmp_path / f"w{workers}", workers=workers, progress=False)
+        rows.append(load_from_disk(str(tmp_path / f"w{workers}"))["train"])
+    assert rows[0]["solution"] == rows[1]["solution"] and rows[0]["frames"] == rows[1]["frames"]
+    assert np.array_equal(np.asarray(rows[0][3]["images"][2]), np.asarray(rows[1][3]["images"][2]))
+    row = rows[0][0]
+    assert len(row["images"]) == 3 and row["frames"][0] < row["frames"][1] < row["frames"][2]
+    assert row["prompt"][0]["content"][-1]["text"].startswith("Given three images")
+
+
+def test_data_build_counts_dropped_samples(got_train, tmp_path):
+    config = BuildConfig(
+        "got10k",
+        str(got_train),
+        "train",
+        num_samples=10,
+        val_fraction=0.0,
+        sampling=SamplingConfig(sizes=(112,), jitter=0.45, min_inside=0.999),
+    )
+    info = build_dataset(config, tmp_path / "d", progress=False)
+    assert info["stats"]["train"]["drops"].get("box_mostly_outside_crop", 0) > 0
+
+
+def test_data_build_bad_inputs(got_train, tmp_path, capsys):
+    base = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--num-samples", "4"]
+    for extra, message in (
+        (["--sizes", "100"], "multiples of 28"),
+        (["--sizes", "a"], "expected integers"),
+        (["--val-fraction", "1.5"], "val-fraction"),
+        (["--root", str(tmp_path / "none")], "no such dataset folder"),
+    ):
+        assert main([*base, *extra, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+
+
+# -- rewards ------------------------------------------------------------------------------------
+
+GT = [10, 10, 50, 50]
+
+
+def _think(answer: str) -> str:
+    return "<think>" + "reason " * 10 + "</think><answer>" + answer + "</answer>"
+
+
+def _box_with_giou(target: float) -> list[float]:
+    """A box on the same row as GT whose GIoU with GT is `target` (found by bisection)."""
+    lo, hi = 0.0, 200.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if float(rewards.giou_xyxy(np.array([10 + mid, 10, 50 + mid, 50]), np.array(GT))) > target:
+            lo = mid
+        else:
+            hi = mid
+    return [10 + lo, 10, 50 + lo, 50]
+
+
+@pytest.mark.parametrize(
+    ("giou", "shaped"),
+    [
+        (-0.5, -0.5),
+        (0.0, 0.0),
+        (0.2, 0.0),
+        (0.4, 0.4),
+        (0.6, 0.6),
+        (0.75, 0.75),
+        (0.8, 1.0),
+        (0.94, 1.14),
+        (0.95, 1.45),
+        (1.0, 1.5),
+    ],
+)
+def test_reward_shaping_every_branch(giou, shaped):
+    box = GT if giou == 1.0 else _box_with_giou(giou)
+    text = "[" + ",".join(f"{v:.6f}" for v in box) + "]"
+    assert rewards.nothink_parts(text, GT)["overall"] == pytest.approx(shaped, abs=1e-4)
+    ids = [[0] * 200]
+    assert rewards.r1track_think_reward([_think(text)], [GT], completion_ids=ids)[
+        0
+    ] == pytest.approx(shaped + 0.05, abs=1e-4)
+
+
+def test_think_reward_failures_and_length_penalty():
+    ok = _think("[10,10,50,50]")
+    cases = {
+        "": -1.0,
+        "<think>a</think><think>b</think><answer>[10,10,50,50]</answer>": -1.0,  # repeated tag
+        "<think>a<think>b</think></think><answer>[10,10,50,50]</answer>": -1.0,  # nested
+        "[10,10,50,50]": -1.0,  # no tags
+        _think("the box [10,10,50,50]"): -1.0,  # answer not a list
+        _think("[10,10,50]"): -1.0,  # not 4 numbers
+    }
+    for text, expected in cases.items():
+        assert rewards.think_parts(text, GT, 200)["overall"] == expected, text
+    assert rewards.think_parts(ok, "not a box", 200)["overall"] == -1.0  # bad ground truth
+    assert rewards.think_parts(ok, GT, 127)["overall"] == -1.0  # under 128 tokens
+    assert rewards.think_parts(ok, GT, 448)["overall"] == pytest.approx(1.55)  # no penalty yet
+    assert rewards.think_parts(ok, GT, 512)["overall"] == pytest.approx(
+        1.55 + 0.1 * (448 - 512) / 64
+    )
+
+
+def test_rewards_take_conversational_completions_and_log_parts():
+    logged = {}
+    completion = [{"role": "assistant", "content": "[10,10,50,50]"}]
+    out = rewards.r1track_nothink_reward(
+        [completion, [{"role": "assistant", "content": "x"}]],
+        [GT, GT],
+        log_metric=logged.__setitem__,
+    )
+    assert out == [1.5, -1.0]
+    assert logged["nothink/giou"] == pytest.approx(0.0) and logged["nothink/format"] == 0.5
+    assert rewards.iou_reward(["[10,10,30,50]"], [GT]) == [pytest.approx(0.5)]
+    assert rewards.format_reward([_think("[1,2,3,4]"), "[1,2,3,4]"], think=True) == [1.0, 0.0]
+
+
+# -- config -------------------------------------------------------------------------------------
+
+
+def test_config_layers_and_unknown_keys(tmp_path):
+    config = load_config(
+        CONFIGS / "tiny-cpu-grpo.yaml", ["optim.learning_rate=2e-6", "grpo.beta=0"]
+    )
+    assert config.optim.learning_rate == 2e-6 and config.grpo.beta == 0.0
+    assert config.grpo.num_generations == 4 and config.lora.r == 12  # file, then defaults
+    with pytest.raises(UserError, match=r"unknown config key 'optim\.lerning_rate'"):
+        load_config(CONFIGS / "tiny-cpu-grpo.yaml", ["optim.lerning_rate=1"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output_dir: x\nmodel: {path: m}\ndata: {path: d}\ngrpo: {rewrd: think}\n")
+    with pytest.raises(UserError, match=r"unknown config key 'grpo\.rewrd'"):
+        load_config(bad)
+    with pytest.raises(UserError, match="expected an integer"):
+        load_config(CONFIGS / "tiny-cpu-grpo.yaml", ["grpo.num_generations=many"])
+    for path in CONFIGS.glob("*.yaml"):  # every shipped recipe parses
+        load_config(path)
+
+
+def test_unknown_key_on_the_command_line_is_one_line(capsys):
+    code = main(["train", "sft", "--config", str(CONFIGS / "tiny-cpu-sft.yaml"), "optim.nope=1"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "r1track: error: unknown config key 'optim.nope'"
+
+
+# -- trainers -----------------------------------------------------------------------------------
+
+
+def _weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def _train(kind, tiny_model, built, out, *overrides) -> int:
+    return main(
+        [
+            "train",
+            kind,
+            "--config",
+            str(CONFIGS / f"tiny-cpu-{kind}.yaml"),
+            f"model.path={tiny_model}",
+            f"data.path={built}",
+            f"output_dir={out}",
+            *overrides,
+        ]
+    )
+
+
+def _tracks(model_dir: Path, synth_video) -> list:
+    from r1track.backends.hf import HFBackend
+    from r1track.tracker import Tracker, TrackerConfig
+    from r1track.video import open_frames
+
+    video, boxes = synth_video
+    tracker = Tracker(HFBackend(str(model_dir)), TrackerConfig(crop_size=112))
+    return list(tracker.track(open_frames(video), bbox=boxes[0]))
+
+
+@pytest.fixture(scope="module")
+def sft_model(tiny_model, built, tmp_path_factory) -> Path:
+    """The tiny model after 40 SFT steps: enough to learn the answer's shape (not the task)."""
+    out = tmp_path_factory.mktemp("sft") / "model"
+    assert (
+        _train(
+            "sft",
+            tiny_model,
+            built,
+            out,
+            "optim.max_steps=40",
+            "optim.learning_rate=5e-3",
+            "logging.save_steps=20",
+        )
+        == 0
+    )
+    return out
+
+
+def _changed(before: Path, after: Path) -> list[str]:
+    a, b = _weights(before), _weights(after)
+    return [k for k in a if not np.array_equal(a[k].numpy(), b[k].numpy())]
+
+
+def test_sft_changes_weights_and_the_tracker_loads_the_result(tiny_model, sft_model, synth_video):
+    changed = _changed(tiny_model, sft_model)
+    # saved in Qwen's checkpoint layout: language model under model.layers, vision under visual
+    assert any(k.startswith("model.layers.") for k in changed)
+    assert any(k.startswith("visual.") for k in changed)
+    assert (sft_model / "checkpoint-20").is_dir() and (sft_model / "r1track_train.json").is_file()
+    results = _tracks(sft_model, synth_video)
+    assert len(results) == len(synth_video[1]) and all(
+        isinstance(r.answer, str) for r in results[1:]
+    )
+    # it has learned the answer's shape: a bracketed list of numbers
+    assert all(r.answer.startswith("[") for r in results[1:])
+
+
+def test_grpo_changes_weights_and_the_tracker_loads_the_result(
+    sft_model, built, tmp_path, synth_video
+):
+    out = tmp_path / "grpo"
+    # the format reward varies within groups even for this barely trained model
+    assert _train("grpo", sft_model, built, out, "grpo.reward=format") == 0
+    changed = _changed(sft_model, out)
+    assert any(k.startswith("model.layers.") for k in changed)
+    assert any(k.startswith("visual.") for k in changed)
+    state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
+    assert any(entry.get("reward_std", 0) > 0 for entry in state["log_history"])
+    assert len(_tracks(out, synth_video)) == len(synth_video[1])
+
+
+def test_lora_adapter_with_trained_vision_loads_in_the_tracker(
+    tiny_model, built, tmp_path, synth_video
+):
+    import torch
+
+    from r1track.backends.hf import HFBackend
+
+    out = tmp_path / "lora"
+    assert (
+        _train("sft", tiny_model, built, out, "lora.enabled=true", "model.train_vision=true") == 0
+    )
+    assert (out / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
+    merged = HFBackend(str(out)).model.state_dict()
+    base = HFBackend(str(tiny_model)).model.state_dict()
+    q = "model.language_model.layers.0.self_attn.q_proj.weight"
+    v = "model.visual.blocks.0.attn.qkv.weight"
+    assert not torch.equal(merged[q], base[q]) and not torch.equal(merged[v], base[v])
+    assert len(_tracks(out, synth_video)) == len(synth_video[1])
+
+
+def test_grpo_under_torchrun_ddp(tiny_model, built, tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    torchrun = Path(sys.executable).parent / "torchrun"
+    proc = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "r1track.cli",
+            "train",
+            "grpo",
+            "--config",
+            str(CONFIGS / "tiny-cpu-grpo.yaml"),
+            f"model.path={tiny_model}",
+            f"data.path={built}",
+            f"output_dir={out}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("checkpoint:") == 1
+    state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
+    # two processes x 4 completions per step: twice the samples of one process per step
+    assert state["global_step"] == 4 and (out / "model.safetensors").is_file()
