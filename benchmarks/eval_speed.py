@@ -21,8 +21,8 @@ from pathlib import Path
 from frame_overhead import machine
 
 
-def write_dataset(root: Path, seqs: int, frames: int) -> None:
-    """A GOT-10k-format val split of synthetic sequences."""
+def write_dataset(root: Path, seqs: int, frames: int, split: str = "val", size=(320, 192)) -> None:
+    """A GOT-10k-format split of synthetic sequences."""
     import numpy as np
 
     from r1track.datasets.got10k import write_sequence
@@ -30,11 +30,11 @@ def write_dataset(root: Path, seqs: int, frames: int) -> None:
 
     names = []
     for i in range(seqs):
-        pairs = list(synth_frames(frames, 320, 192, seed=i))
-        name = f"GOT-10k_Val_{i + 1:06d}"
-        write_sequence(root / "val" / name, [f for f, _ in pairs], np.array([b for _, b in pairs]))
+        pairs = list(synth_frames(frames, *size, seed=i))
+        name = f"GOT-10k_{split.capitalize()}_{i + 1:06d}"
+        write_sequence(root / split / name, [f for f, _ in pairs], np.array([b for _, b in pairs]))
         names.append(name)
-    (root / "val" / "list.txt").write_text("\n".join(names) + "\n")
+    (root / split / "list.txt").write_text("\n".join(names) + "\n")
 
 
 def timed_eval(tracker, sequences, out: Path, batch: int) -> dict:

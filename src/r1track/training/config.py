@@ -5,6 +5,7 @@ Unknown keys are rejected by their dotted name (a typo must not silently fall ba
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -150,10 +151,8 @@ def _coerce(value, annotation, key: str):
         raise UserError(f"config key {key!r}: expected true or false, got {value!r}")
     if isinstance(value, str) and annotation in (int, float):
         # PyYAML reads 1e-6 (no dot) as text; accept any number written as text
-        try:
+        with contextlib.suppress(ValueError):
             value = int(value) if annotation is int else float(value)
-        except ValueError:
-            pass
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -130,7 +130,7 @@ def _resume(config: TrainConfig) -> bool:
     return bool(config.resume and out.is_dir() and get_last_checkpoint(str(out)))
 
 
-def _save(trainer, model, processor, config: TrainConfig, base_path: str) -> Path:
+def _save(trainer, model, processor, config: TrainConfig, base_path: str, metrics: dict) -> Path:
     """Write the final checkpoint the tracker loads: weights or adapter, processor, config."""
     from r1track.backends.processor import save_processor
 
@@ -148,7 +148,8 @@ def _save(trainer, model, processor, config: TrainConfig, base_path: str) -> Pat
     else:
         trainer.save_model(str(out))
     save_processor(processor, out)
-    (out / TRAIN_INFO).write_text(json.dumps(asdict(config), indent=2) + "\n")
+    info = {"config": asdict(config), "metrics": metrics}
+    (out / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return out
 
 
@@ -175,8 +176,8 @@ def run_sft(config: TrainConfig) -> Path:
         eval_dataset=val if do_eval else None,
         processing_class=processor,
     )
-    trainer.train(resume_from_checkpoint=True if _resume(config) else None)
-    return _save(trainer, model, processor, config, base)
+    result = trainer.train(resume_from_checkpoint=True if _resume(config) else None)
+    return _save(trainer, model, processor, config, base, result.metrics)
 
 
 def run_grpo(config: TrainConfig) -> Path:
@@ -213,5 +214,5 @@ def run_grpo(config: TrainConfig) -> Path:
         train_dataset=train,
         processing_class=processor,
     )
-    trainer.train(resume_from_checkpoint=True if _resume(config) else None)
-    return _save(trainer, model, processor, config, base)
+    result = trainer.train(resume_from_checkpoint=True if _resume(config) else None)
+    return _save(trainer, model, processor, config, base, result.metrics)
