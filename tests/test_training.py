@@ -371,3 +371,18 @@ def test_grpo_under_torchrun_ddp(tiny_model, built, tmp_path):
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
     # two processes x 4 completions per step: twice the samples of one process per step
     assert state["global_step"] == 4 and (out / "model.safetensors").is_file()
+
+
+def test_training_resumes_from_its_last_checkpoint(tiny_model, built, tmp_path, capsys):
+    out = tmp_path / "resume"
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=2", "logging.save_steps=2") == 0
+    assert (out / "checkpoint-2").is_dir()
+    capsys.readouterr()
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=4", "logging.save_steps=2") == 0
+    logged = capsys.readouterr().out
+    # resumed at step 2: only steps 3 and 4 are trained (and logged) by the second run
+    assert logged.count("'loss'") == 2 and (out / "checkpoint-4").is_dir()
+    capsys.readouterr()
+    fresh = tmp_path / "fresh"
+    assert _train("sft", tiny_model, built, fresh, "optim.max_steps=4", "resume=false") == 0
+    assert capsys.readouterr().out.count("'loss'") == 4
