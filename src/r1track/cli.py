@@ -306,6 +306,23 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from r1track.datasets.synth import SynthConfig, write_synth
+
+    if args.num_seqs < 1:
+        raise UserError(f"--num-seqs must be at least 1, got {args.num_seqs}")
+    knobs = {f.name: getattr(args, f.name) for f in fields(SynthConfig)}
+    if knobs["min_length"] < 2 or knobs["max_length"] < knobs["min_length"]:
+        raise UserError("need 2 <= --min-length <= --max-length")
+    if knobs["width"] < 64 or knobs["height"] < 64:
+        raise UserError("--width and --height must be at least 64")
+    names = write_synth(args.out, args.split, args.num_seqs, args.seed, SynthConfig(**knobs))
+    print(f"wrote {len(names)} sequences to {Path(args.out) / args.split}/", file=sys.stderr)
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from r1track.training.config import load_config
     from r1track.training.trainers import run_grpo, run_sft
@@ -403,6 +420,35 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--workers", type=int, default=1)
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(func=_cmd_data_build)
+
+    from r1track.datasets.synth import SynthConfig
+
+    synth = data_commands.add_parser("synth", help="procedural sequences in the GOT-10k layout")
+    synth.add_argument("--out", required=True, help="dataset root (ROOT/<split>/...)")
+    synth.add_argument("--split", choices=("train", "val", "test"), default="train")
+    synth.add_argument("--num-seqs", type=int, required=True)
+    synth.add_argument("--seed", type=int, default=0)
+    defaults = SynthConfig()
+    for name, kind, text in (
+        ("width", int, "frame width"),
+        ("height", int, "frame height"),
+        ("min_length", int, "shortest sequence"),
+        ("max_length", int, "longest sequence"),
+        ("distractors", int, "look-alikes per sequence, at most"),
+        ("occluders", int, "occluding bars per sequence, at most"),
+        ("clutter", float, "background clutter 0..1"),
+        ("max_speed", float, "pixels per frame"),
+        ("scale_change", float, "relative size change"),
+        ("out_of_view", float, "probability of leaving the view"),
+        ("illumination", float, "brightness drift amplitude"),
+    ):
+        synth.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=getattr(defaults, name),
+            help=f"{text} (default {getattr(defaults, name)})",
+        )
+    synth.set_defaults(func=_cmd_data_synth)
 
     train = commands.add_parser("train", help="fine-tune with TRL: sft or grpo")
     train.add_argument("algorithm", choices=("sft", "grpo"))

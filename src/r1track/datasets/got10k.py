@@ -58,7 +58,9 @@ def load_sequence(folder: Path, split: str) -> Sequence:
     n = len(frames)
     if split == "test":
         boxes = groundtruth_with_unknown(read_boxes(folder / "groundtruth.txt"), n)
-        return Sequence(folder.name, frames, boxes, description=None)
+        return Sequence(
+            folder.name, frames, boxes, description=read_text(folder / "description.txt")
+        )
     boxes = read_boxes(folder / "groundtruth.txt", expected=n)
     cover = read_labels(folder / "cover.label", n)
     absence = read_labels(folder / "absence.label", n)
