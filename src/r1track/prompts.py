@@ -46,6 +46,9 @@ GROUNDING_TEMPLATE = (
 # Answer budgets: a no-think box is ~25 tokens; think answers were trained with 512.
 MAX_NEW_TOKENS = {False: 64, True: 512}
 GROUNDING_MAX_NEW_TOKENS = 128
+# A tracking answer is complete at its closing bracket (no-think) or closing tag (think): decoding
+# stops there instead of running to the token budget.
+STOP_STRINGS = {False: ("]",), True: ("</answer>",)}
 
 
 def format_box(box_xyxy) -> str:

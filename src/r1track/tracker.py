@@ -13,6 +13,7 @@ the reference keeps the old *crop-space* box instead and reuses it in a new crop
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -35,6 +36,7 @@ from r1track.geometry import (
 from r1track.prompts import (
     GROUNDING_MAX_NEW_TOKENS,
     MAX_NEW_TOKENS,
+    STOP_STRINGS,
     PromptVariant,
     grounding_prompt,
     parse_box,
@@ -124,6 +126,8 @@ class TrackState:
     box: np.ndarray
     """Last frame-space box `(x, y, w, h)`; the fallback for unusable answers."""
     frame_index: int = 0
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Identifies the track's template to the backend (prefix reuse)."""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FALLBACK_REASONS, 0))
     """How many frames fell back, by reason."""
 
@@ -268,6 +272,8 @@ class Tracker:
                     (state.template, crop_image(frame, window)),
                     state.prompt,
                     self.config.answer_tokens,
+                    stop=STOP_STRINGS[self.config.think],
+                    prefix_key=state.key,
                 )
             )
         t_model = time.perf_counter()

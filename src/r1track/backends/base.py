@@ -19,6 +19,11 @@ class GenerationRequest:
     """The task text that follows the images."""
     max_new_tokens: int = 64
     """Upper bound on the answer length in tokens."""
+    stop: tuple[str, ...] = ()
+    """Decoding ends as soon as the answer contains one of these strings (kept in the answer)."""
+    prefix_key: str | None = None
+    """Identifies requests that share their first image (a track's template): backends may
+    compute the shared prefix once (`hf`: the KV cache; `openai`: the image encoding)."""
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,22 @@
 
 Inputs are built by `ImageTextProcessor` (the stock Qwen2.5-VL processor minus its video
 processor, which needs torchvision), the same processor the trainers use.
+
+Template reuse: a track's template image is the same every frame, and so is everything before it
+in the prompt. For a request with a `prefix_key`, that prefix (chat header + template image) is
+encoded and prefilled once; each frame then prefills only the search image and the text on top of
+the cached keys and values, with Qwen's 3-D rotary positions computed over the whole sequence, and
+decodes. Answers are the same as without reuse (greedy). It applies to requests answered one at a
+time; a batch of several requests takes the batched path without reuse.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from r1track.backends.base import GenerationRequest, PixelLimits
@@ -16,6 +25,9 @@ from r1track.errors import BackendError, UserError
 from r1track.prompts import chat_messages
 
 SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
+VISION_END = "<|vision_end|>"
+IMAGE_PAD = "<|image_pad|>"
+MAX_PREFIXES = 16  # cached track prefixes (least recently used ones are dropped)
 ADAPTER_CONFIG = "adapter_config.json"  # a LoRA adapter saved by `r1track train`
 
 
@@ -51,6 +63,16 @@ def resolve_checkpoint(model: str) -> str:
     return model
 
 
+@dataclass
+class _Prefix:
+    """A track's cached prompt prefix: tokens up to the template's end, and their KV cache."""
+
+    text: str
+    ids: object  # (1, P) token ids
+    grid: object  # (1, 3) template image grid
+    cache: object  # DynamicCache holding exactly P positions between uses
+
+
 class HFBackend:
     """Greedy generation with a transformers Qwen-VL model, batched over requests."""
 
@@ -62,6 +84,7 @@ class HFBackend:
         device: str = "auto",
         dtype: str = "auto",
         max_batch_size: int = 8,
+        reuse_template: bool = True,
     ):
         import torch
         from transformers import (
@@ -99,6 +122,11 @@ class HFBackend:
         self.device = torch.device(device)
         self._lock = threading.Lock()
         self.max_batch_size = max_batch_size
+        self.reuse_template = reuse_template
+        self.keep_scores = False
+        """Diagnostics: keep the last call's next-token scores in `last_scores`."""
+        self.last_scores = None
+        self._prefixes: OrderedDict[str, _Prefix] = OrderedDict()
         try:
             self.processor = load_processor(path)
             self.model = load_model(path, getattr(torch, dtype)).to(self.device)
@@ -153,6 +181,8 @@ class HFBackend:
         answers: list[str] = []
         # transformers keeps per-call state on the model (Qwen's rope deltas): one call at a time.
         with self._lock:
+            if self.reuse_template and len(requests) == 1 and requests[0].prefix_key:
+                return [self._generate_reusing(requests[0])]
             for start in range(0, len(requests), self.max_batch_size):
                 answers += self._generate_batch(requests[start : start + self.max_batch_size])
         return answers
@@ -161,14 +191,16 @@ class HFBackend:
         import torch
 
         batch = self.encode(requests).to(self.device)
-        config = copy.deepcopy(self.generation_config)
-        config.max_new_tokens = max(r.max_new_tokens for r in requests)
+        config = self._config(requests)
         try:
             with torch.inference_mode():
-                out = self.model.generate(**batch, generation_config=config)
+                out = self.model.generate(
+                    **batch, generation_config=config, tokenizer=self.processor.tokenizer
+                )
+            self.last_scores = out.scores
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"generation failed: {str(exc).splitlines()[0]}") from exc
-        new_tokens = out[:, batch["input_ids"].shape[1] :]
+        new_tokens = out.sequences[:, batch["input_ids"].shape[1] :]
         tokenizer = self.processor.tokenizer
         # Each request keeps only its own budget, so batching never changes an answer's length.
         return [
@@ -176,5 +208,105 @@ class HFBackend:
             for row, r in zip(new_tokens, requests, strict=True)
         ]
 
+    def _config(self, requests: Sequence[GenerationRequest]):
+        config = copy.deepcopy(self.generation_config)
+        config.max_new_tokens = max(r.max_new_tokens for r in requests)
+        stops = sorted({s for r in requests for s in r.stop})
+        config.stop_strings = stops or None
+        config.return_dict_in_generate = True
+        config.output_scores = self.keep_scores
+        return config
+
+    def _prefix(self, request: GenerationRequest, prefix_text: str) -> _Prefix:
+        """The cached prefix of this track, computed (one forward pass) on first use."""
+        import torch
+
+        key = request.prefix_key
+        prefix = self._prefixes.get(key)
+        if prefix is not None and prefix.text == prefix_text:
+            self._prefixes.move_to_end(key)
+            return prefix
+        vision = self.processor.image_processor(images=[request.images[0]], return_tensors="pt")
+        merge = self.processor.image_processor.merge_size**2
+        count = int(vision["image_grid_thw"][0].prod()) // merge
+        ids = self.processor.tokenizer(
+            prefix_text.replace(IMAGE_PAD, IMAGE_PAD * count),
+            add_special_tokens=False,
+            return_tensors="pt",
+        )["input_ids"].to(self.device)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=ids,
+                pixel_values=vision["pixel_values"].to(self.device, self.model.dtype),
+                image_grid_thw=vision["image_grid_thw"].to(self.device),
+                mm_token_type_ids=(ids == self.processor.image_token_id).int(),
+                use_cache=True,
+            )
+        prefix = _Prefix(
+            prefix_text, ids, vision["image_grid_thw"].to(self.device), out.past_key_values
+        )
+        self._prefixes[key] = prefix
+        while len(self._prefixes) > MAX_PREFIXES:
+            self._prefixes.popitem(last=False)
+        return prefix
+
+    def _generate_reusing(self, request: GenerationRequest) -> str:
+        """One request on top of its track's cached prefix (see the module docstring)."""
+        import torch
+
+        head, sep, tail = self.render(request).partition(VISION_END)
+        if not sep or len(request.images) < 2:
+            return self._generate_batch([request])[0]
+        prefix = self._prefix(request, head + sep)
+        tokenizer = self.processor.tokenizer
+        vision = self.processor.image_processor(
+            images=list(request.images[1:]), return_tensors="pt"
+        )
+        merge = self.processor.image_processor.merge_size**2
+        parts = tail.split(IMAGE_PAD)
+        text = parts[0] + "".join(
+            IMAGE_PAD * (int(g.prod()) // merge) + part
+            for g, part in zip(vision["image_grid_thw"], parts[1:], strict=True)
+        )
+        suffix = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        ids = torch.cat([prefix.ids, suffix.to(self.device)], dim=1)
+        grids = torch.cat([prefix.grid, vision["image_grid_thw"].to(self.device)])
+        n_prefix, n_all = prefix.ids.shape[1], ids.shape[1]
+        try:
+            with torch.inference_mode():
+                # 3-D positions depend on everything before: compute them over the whole sequence
+                positions, deltas = self.model.model.get_rope_index(
+                    ids,
+                    mm_token_type_ids=(ids == self.processor.image_token_id).int(),
+                    image_grid_thw=grids,
+                )
+                # prefill the search image and the text (all but the last token) on the prefix
+                self.model(
+                    input_ids=ids[:, n_prefix : n_all - 1],
+                    pixel_values=vision["pixel_values"].to(self.device, self.model.dtype),
+                    image_grid_thw=vision["image_grid_thw"].to(self.device),
+                    position_ids=positions[:, :, n_prefix : n_all - 1],
+                    past_key_values=prefix.cache,
+                    use_cache=True,
+                )
+                # generate continues from the cache: new positions are text positions + deltas
+                self.model.model.rope_deltas = deltas
+                out = self.model.generate(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    past_key_values=prefix.cache,
+                    generation_config=self._config([request]),
+                    tokenizer=tokenizer,
+                )
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"generation failed: {str(exc).splitlines()[0]}") from exc
+        finally:  # back to the bare prefix for the next frame
+            prefix.cache.crop(n_prefix - prefix.cache.get_seq_length())
+        self.last_scores = out.scores
+        return tokenizer.decode(
+            out.sequences[0, n_all : n_all + request.max_new_tokens], skip_special_tokens=True
+        )
+
     def close(self) -> None:
+        self._prefixes.clear()
         self.model = None  # type: ignore[assignment]

@@ -3,6 +3,10 @@
 Images travel as PNG data URLs (lossless, so the server sees exactly our crops). The official
 `openai` client supplies the timeouts and the bounded retries with exponential backoff on
 connection errors, timeouts, 429 and 5xx; requests of one call run concurrently on a thread pool.
+
+Server prefix caching: the template comes first and is encoded once per track (`prefix_key`), so
+its bytes are identical in every request of the track, and all per-frame text follows the images.
+Stop strings are sent with vLLM's `include_stop_str_in_output`, so a box ends with its bracket.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +26,7 @@ from r1track.errors import BackendError
 
 # Qwen2.5-VL's own processor defaults, which `vllm serve` uses unless told otherwise.
 QWEN_DEFAULT_LIMITS = PixelLimits(min_pixels=56 * 56, max_pixels=28 * 28 * 16384)
+MAX_TEMPLATES = 256  # encoded templates kept (least recently used ones are dropped)
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -57,6 +64,8 @@ class OpenAIBackend:
             max_retries=max_retries,
         )
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self._templates: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def pixel_limits(self) -> PixelLimits:
@@ -64,21 +73,42 @@ class OpenAIBackend:
 
     def messages(self, request: GenerationRequest) -> list[dict]:
         """The chat messages of one request: images first, all text after them."""
-        content: list[dict] = [
-            {"type": "image_url", "image_url": {"url": image_data_url(im)}} for im in request.images
-        ]
+        urls = [self._first_image_url(request)] if request.images else []
+        urls += [image_data_url(im) for im in request.images[1:]]
+        content: list[dict] = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
         content.append({"type": "text", "text": request.text})
         return [{"role": "user", "content": content}]
+
+    def _first_image_url(self, request: GenerationRequest) -> str:
+        """The first image's data URL, encoded once per `prefix_key` (a track's template)."""
+        key = request.prefix_key
+        if key is None:
+            return image_data_url(request.images[0])
+        with self._lock:
+            url = self._templates.get(key)
+            if url is not None:
+                self._templates.move_to_end(key)
+                return url
+        url = image_data_url(request.images[0])
+        with self._lock:
+            self._templates[key] = url
+            while len(self._templates) > MAX_TEMPLATES:
+                self._templates.popitem(last=False)
+        return url
 
     def _complete(self, request: GenerationRequest) -> str:
         import openai
 
+        extra = {}
+        if request.stop:
+            extra = {"stop": list(request.stop), "extra_body": {"include_stop_str_in_output": True}}
         try:
             response = self.client.chat.completions.create(
                 model=self.model,
                 messages=self.messages(request),
                 max_tokens=request.max_new_tokens,
                 temperature=0.0,
+                **extra,
             )
         except openai.APIStatusError as exc:
             raise BackendError(
@@ -91,7 +121,14 @@ class OpenAIBackend:
             ) from exc
         if not response.choices:
             raise BackendError(f"server {self.base_url} returned no choices")
-        return response.choices[0].message.content or ""
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        # A server that ignores include_stop_str_in_output drops the stop string; vLLM and
+        # SGLang say which one ended the answer in `stop_reason`: put it back.
+        reason = getattr(choice, "stop_reason", None)
+        if isinstance(reason, str) and reason in request.stop and not text.endswith(reason):
+            text += reason
+        return text
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         return list(self._pool.map(self._complete, requests))

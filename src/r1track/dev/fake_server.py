@@ -18,7 +18,7 @@ class FakeChatServer:
 
     The first `fail_first` requests get HTTP 500, the next `hang_first` requests hang for
     `hang_seconds` before answering (longer than the client's timeout), the rest are answered by
-    `answer(body) -> str`.
+    `answer(body) -> str` (or `(str, stop_reason)`, as vLLM reports the stop string that ended it).
     """
 
     def __init__(self, answer, fail_first=0, hang_first=0, hang_seconds=3.0, delay=0.0):
@@ -47,6 +47,9 @@ class FakeChatServer:
                         time.sleep(server.hang_seconds)
                     time.sleep(server.delay)
                     content = server.answer(body)
+                    content, stop_reason = (
+                        content if isinstance(content, tuple) else (content, None)
+                    )
                     self._send(
                         200,
                         {
@@ -58,6 +61,7 @@ class FakeChatServer:
                                 {
                                     "index": 0,
                                     "finish_reason": "stop",
+                                    "stop_reason": stop_reason,
                                     "message": {"role": "assistant", "content": content},
                                 }
                             ],
