@@ -40,6 +40,13 @@ def test_template_reuse_gives_the_same_scores_and_boxes(hf_backend, synth_video)
         hf_backend.reuse_template = True
     for with_reuse, without in zip(scores[True], scores[False], strict=True):
         assert torch.allclose(with_reuse, without, atol=1e-5)
+    # and both equal transformers' own generate (the batched path) on the full prompt
+    hf_backend.keep_scores = True
+    request = GenerationRequest((template, _image(1)), "Please identify [1,2,3,4]", 6)
+    hf_backend.generate([request, request])
+    hf_backend.keep_scores = False
+    reference = torch.stack(hf_backend.last_scores)[:, :1]
+    assert torch.allclose(scores[True][0], reference, atol=1e-4)
     # the comparison can tell search images apart (so it would see a wrong prefix or position)
     assert (scores[True][0] - scores[True][1]).abs().max() > 1e-4
     # one cached prefix, cropped back to its own length after every frame
@@ -77,6 +84,15 @@ def test_decoding_stops_at_the_stop_string_and_keeps_it(hf_backend):
     # decoding ends with the token that completes the stop string (kept in the answer)
     assert stop in cut and len(cut) < len(full) and full.startswith(cut)
     assert len(cut) - (cut.index(stop) + len(stop)) < 4  # at most the rest of that token
+    # the template-reuse path (its own greedy loop) stops at the same place
+    reused = GenerationRequest(request.images, request.text, 40, stop=(stop,), prefix_key="s")
+    assert hf_backend.generate([reused])[0] == cut
+    assert (
+        hf_backend.generate([GenerationRequest(request.images, request.text, 40, prefix_key="s")])[
+            0
+        ]
+        == full
+    )
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,7 @@ def _backend(args: argparse.Namespace, batch_size: int = 8):
         batch_size=batch_size,
         timeout=args.timeout,
         max_pixels=args.max_pixels,
+        reuse_template=not args.no_template_reuse,
     )
 
 
@@ -198,6 +199,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"--init text: no sequence of {args.dataset} {args.split} has a description"
         )
     backend = _backend(args, batch_size=args.batch)
+    if args.batch > 1 and args.backend == "hf" and not args.no_template_reuse:
+        print(
+            "r1track: note: template reuse applies to --batch 1; batched steps recompute it",
+            file=sys.stderr,
+        )
     tracker = Tracker(backend, config)
     manifest = {
         "dataset": args.dataset,
@@ -335,9 +341,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_tiny_model(args: argparse.Namespace) -> int:
-    from r1track.dev.tiny_model import TinyModelConfig, build_tiny_model
+    from dataclasses import replace
 
-    out = build_tiny_model(args.dir, TinyModelConfig(seed=args.seed))
+    from r1track.dev.tiny_model import SIZES, build_tiny_model
+
+    out = build_tiny_model(args.dir, replace(SIZES[args.size], seed=args.seed))
     print(f"wrote a tiny random Qwen2.5-VL checkpoint to {out}/ (untrained: its answers are noise)")
     return 0
 
@@ -463,6 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = dev_commands.add_parser("tiny-model", help="write a tiny random Qwen2.5-VL checkpoint")
     tiny.add_argument("dir", help="output directory")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument(
+        "--size",
+        choices=("tiny", "small"),
+        default="tiny",
+        help="small: ~40M parameters, for speed measurements",
+    )
     tiny.set_defaults(func=_cmd_tiny_model)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")

@@ -18,12 +18,15 @@ def load_backend(
     timeout: float = 120.0,
     max_retries: int = 3,
     max_pixels: int | None = None,
+    reuse_template: bool = True,
 ) -> Backend:
     """Build a backend by name. `model` is a checkpoint (hf) or the served model name (openai)."""
     if kind == "hf":
         from r1track.backends.hf import HFBackend
 
-        return HFBackend(model, device=device, max_batch_size=batch_size)
+        return HFBackend(
+            model, device=device, max_batch_size=batch_size, reuse_template=reuse_template
+        )
     if kind == "openai":
         from r1track.backends.openai_api import QWEN_DEFAULT_LIMITS, OpenAIBackend
 

@@ -80,6 +80,16 @@ class TinyModelConfig:
     """Seed for the tokenizer corpus and the weight initialisation."""
 
 
+# Named sizes for `r1track dev tiny-model --size`: "small" is large enough that model compute,
+# not Python overhead, dominates a frame on a CPU (for speed measurements).
+SIZES = {
+    "tiny": TinyModelConfig(),
+    "small": TinyModelConfig(
+        text_hidden=512, text_layers=8, text_heads=8, vision_hidden=256, vision_depth=8
+    ),
+}
+
+
 def _tokenizer_corpus(rng: random.Random) -> list[str]:
     # Imported here so that the corpus always matches the prompts the tracker sends.
     from r1track.prompts import GROUNDING_TEMPLATE, THINK_INSTRUCTION, TRACKING_TEMPLATES
@@ -175,7 +185,7 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
             "depth": config.vision_depth,
             "hidden_size": config.vision_hidden,
             "intermediate_size": config.vision_hidden * 2,
-            "num_heads": 2,
+            "num_heads": max(2, config.vision_hidden // 64),
             "out_hidden_size": config.text_hidden,
             "fullatt_block_indexes": [config.vision_depth - 1],
             "window_size": 112,
