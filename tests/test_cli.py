@@ -46,6 +46,29 @@ def test_track_writes_boxes_records_and_overlay(tiny_model, synth_video, tmp_pat
     assert len(list(open_frames(out / "overlay.mp4"))) == len(boxes)
     assert "frame/s" in proc.stderr  # progress bar
     assert f"tracked {len(boxes)} frames" in proc.stderr
+    # without template reuse: the same boxes and answers
+    plain = tmp_path / "plain"
+    proc = run_cli(
+        "track",
+        video,
+        "--bbox",
+        bbox,
+        "--model",
+        tiny_model,
+        "--crop-size",
+        "112",
+        "--no-template-reuse",
+        "--no-overlay",
+        "--out",
+        plain,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (plain / "boxes.txt").read_text() == (out / "boxes.txt").read_text()
+    answers = [
+        [json.loads(x)["answer"] for x in (d / "track.jsonl").read_text().splitlines()]
+        for d in (out, plain)
+    ]
+    assert answers[0] == answers[1] and not (plain / "overlay.mp4").exists()
 
 
 def test_track_text_init_through_openai_backend(chat_server, synth_video, tmp_path):

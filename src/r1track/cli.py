@@ -74,6 +74,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--context", type=float, default=4.0, help="crop side / sqrt(box area), template and search"
     )
+    p.add_argument(
+        "--no-template-reuse",
+        action="store_true",
+        help="hf backend: recompute the template every frame (default: encode and prefill it once)",
+    )
 
 
 def _tracker_config(args: argparse.Namespace):
