@@ -386,3 +386,13 @@ def test_training_resumes_from_its_last_checkpoint(tiny_model, built, tmp_path, 
     fresh = tmp_path / "fresh"
     assert _train("sft", tiny_model, built, fresh, "optim.max_steps=4", "resume=false") == 0
     assert capsys.readouterr().out.count("'loss'") == 4
+
+
+def test_pair_evaluation_reports_model_trivial_and_shuffled(tiny_model, built):
+    from r1track.training.pair_eval import evaluate_pairs, trivial_box
+
+    box = trivial_box("... bounding box [10,20,50,40] in the first image ...", 112)
+    assert box.tolist() == [36.0, 46.0, 76.0, 66.0]  # 40 x 20, centred in 112 x 112
+    report = evaluate_pairs(str(tiny_model), str(built), limit=8, batch=4)
+    assert report["pairs"] == 8 and report["parsed"] == 0.0 and report["miou"] == 0.0
+    assert 0.0 < report["trivial_miou"] < 1.0  # the random model finds nothing; the prior does

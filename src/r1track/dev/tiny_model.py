@@ -87,6 +87,10 @@ SIZES = {
     "small": TinyModelConfig(
         text_hidden=512, text_layers=8, text_heads=8, vision_hidden=256, vision_depth=8
     ),
+    # the starting point of r1track-nano (~5.5M parameters, ~22 MB in fp32)
+    "nano": TinyModelConfig(
+        text_hidden=256, text_layers=4, text_heads=4, vision_hidden=192, vision_depth=4
+    ),
 }
 
 

@@ -1,0 +1,81 @@
+"""Per-pair accuracy of a model on a built dataset, against the answer that ignores the images.
+
+For each validation pair: the model's answer box vs the solution (IoU, 0 when no box parses).
+Two references tell whether the model uses the images at all:
+- `trivial`: the template box, moved to the centre of the search crop (what a model that learned
+  only the prior answers);
+- `shuffled`: the model again, with search images shuffled across pairs; a model that reads the
+  search image loses accuracy, one that ignores it does not.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from r1track.geometry import iou_xyxy
+
+_BOX = re.compile(r"\[(\d+),(\d+),(\d+),(\d+)\]")
+
+
+def trivial_box(prompt_text: str, size: int) -> np.ndarray:
+    """The template box of the prompt, centred in a `size` x `size` search crop."""
+    x1, y1, x2, y2 = (float(v) for v in _BOX.search(prompt_text).groups())
+    w, h = x2 - x1, y2 - y1
+    return np.array([size / 2 - w / 2, size / 2 - h / 2, size / 2 + w / 2, size / 2 + h / 2])
+
+
+def evaluate_pairs(
+    model: str,
+    data: str,
+    split: str = "validation",
+    limit: int = 400,
+    batch: int = 32,
+    seed: int = 0,
+) -> dict:
+    from datasets import load_from_disk
+
+    from r1track.backends.base import GenerationRequest
+    from r1track.backends.hf import HFBackend
+    from r1track.prompts import STOP_STRINGS, parse_box
+
+    rows = load_from_disk(data)[split]
+    rows = rows.select(range(min(limit, len(rows))))
+    backend = HFBackend(model, max_batch_size=batch)
+    texts = [r["prompt"][0]["content"][-1]["text"] for r in rows]
+    images = [r["images"] for r in rows]
+    solutions = np.array(rows["solution"], dtype=float)
+    order = np.random.default_rng(seed).permutation(len(rows))
+
+    def score(search_of) -> tuple[float, float]:
+        requests = [
+            GenerationRequest(
+                (images[i][0], images[search_of[i]][-1]), texts[i], 32, stop=STOP_STRINGS[False]
+            )
+            for i in range(len(rows))
+        ]
+        answers = []
+        for k in range(0, len(requests), batch):
+            answers += backend.generate(requests[k : k + batch])
+        boxes = [parse_box(a).box for a in answers]
+        ious = [float(iou_xyxy(b, s)) if b else 0.0 for b, s in zip(boxes, solutions, strict=True)]
+        return float(np.mean(ious)), float(np.mean([b is not None for b in boxes]))
+
+    miou, parsed = score(list(range(len(rows))))
+    shuffled, _ = score(list(order))
+    trivial = float(
+        np.mean(
+            [
+                iou_xyxy(trivial_box(t, r["size"]), s)
+                for t, r, s in zip(texts, rows, solutions, strict=True)
+            ]
+        )
+    )
+    return {
+        "pairs": len(rows),
+        "miou": miou,
+        "parsed": parsed,
+        "shuffled_miou": shuffled,
+        "trivial_miou": trivial,
+    }
