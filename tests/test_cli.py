@@ -262,3 +262,34 @@ def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
     assert all(len(line.split(",")) == 4 for line in lines)
     assert all(json.loads(r)["index"] == i for i, r in enumerate(records))
     assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)
+
+
+def test_checkpoint_settings_are_used_unless_a_flag_overrides(tiny_model, synth_video, tmp_path):
+    import shutil
+
+    from r1track.models import write_settings
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    write_settings(model, crop_size=300, prompt="100k")  # 300: a size Qwen would resize
+    video, boxes = synth_video
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    base = ["track", video, "--bbox", bbox, "--model", model, "--no-overlay"]
+    proc = run_cli(*base, "--out", tmp_path / "a")
+    assert proc.returncode == 2 and "crop size 300" in proc.stderr  # taken from the file
+    proc = run_cli(*base, "--crop-size", "112", "--out", tmp_path / "b")
+    assert proc.returncode == 0, proc.stderr  # the flag wins
+
+
+def test_bundled_model_name_is_a_clear_error_until_it_ships(synth_video, tmp_path):
+    from r1track.models import BUNDLED
+
+    if (BUNDLED["nano"] / "config.json").is_file():
+        pytest.skip("nano is bundled in this build")
+    video, _ = synth_video
+    proc = run_cli("track", video, "--bbox", "1,1,5,5", "--model", "nano", "--out", tmp_path / "o")
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        == "r1track: error: the bundled model 'nano' is not in this build of r1track yet"
+    )

@@ -59,21 +59,19 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-pixels", type=int, help="openai backend: the server processor's max_pixels"
     )
+    # These four default to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
     p.add_argument(
-        "--prompt",
-        choices=("5k", "100k"),
-        default="5k",
-        help="prompt the checkpoint was trained on",
+        "--prompt", choices=("5k", "100k"), help="prompt the checkpoint was trained on (5k)"
     )
     p.add_argument(
-        "--think", action="store_true", help="think checkpoints: ask for <think> and <answer>"
+        "--think",
+        action=argparse.BooleanOptionalAction,
+        help="think checkpoints: ask for <think> and <answer> (off)",
     )
     p.add_argument(
-        "--crop-size", type=int, default=336, help="template and search crop side (multiple of 28)"
+        "--crop-size", type=int, help="template and search crop side, multiple of 28 (336)"
     )
-    p.add_argument(
-        "--context", type=float, default=4.0, help="crop side / sqrt(box area), template and search"
-    )
+    p.add_argument("--context", type=float, help="crop side / sqrt(box area) (4.0)")
     p.add_argument(
         "--no-template-reuse",
         action="store_true",
@@ -82,15 +80,32 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _tracker_config(args: argparse.Namespace):
+    """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else the defaults."""
+    from r1track.models import read_settings
     from r1track.tracker import TrackerConfig
 
+    settings = read_settings(args.model) if args.backend == "hf" else {}
+    chosen = {k: v for k, v in settings.items()}
+    for key in ("crop_size", "context", "prompt", "think"):
+        if getattr(args, key) is not None:
+            chosen[key] = getattr(args, key)
+    defaults = TrackerConfig()
+    context = chosen.get("context", defaults.search_factor)
     return TrackerConfig(
-        crop_size=args.crop_size,
-        template_factor=args.context,
-        search_factor=args.context,
-        prompt=args.prompt,
-        think=args.think,
+        crop_size=chosen.get("crop_size", defaults.crop_size),
+        template_factor=context,
+        search_factor=context,
+        prompt=chosen.get("prompt", defaults.prompt),
+        think=chosen.get("think", defaults.think),
     )
+
+
+def _resolve_model(args: argparse.Namespace) -> None:
+    """`--model nano` (a bundled model) becomes its directory, for the hf backend."""
+    from r1track.models import resolve_model
+
+    if args.backend == "hf":
+        args.model = resolve_model(args.model)
 
 
 def _backend(args: argparse.Namespace, batch_size: int = 8):
@@ -121,6 +136,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
+    _resolve_model(args)
     config = _tracker_config(args)
     # Everything cheap is checked before the model loads and before anything is written.
     source = open_frames(args.source)
@@ -188,6 +204,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
     from r1track.tracker import Tracker
 
+    _resolve_model(args)
     shard = parse_shard(args.shard)
     if args.batch < 1:
         raise UserError(f"--batch must be at least 1, got {args.batch}")

@@ -50,6 +50,9 @@ def load_model(path: str, dtype):
 def resolve_checkpoint(model: str) -> str:
     """Check that `model` names a checkpoint: a directory with config.json, or a Hub id
     (`org/name`). Raises `UserError` with the reason otherwise."""
+    from r1track.models import resolve_model
+
+    model = resolve_model(model)
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():

@@ -1,0 +1,52 @@
+"""Models shipped with the package, and the tracking settings a checkpoint carries.
+
+A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
+(`crop_size`, `context`, `prompt`, `think`); the command line uses them unless a flag overrides.
+Bundled models are addressed by name (`--model nano`) and load offline from the package.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from r1track.errors import UserError
+
+SETTINGS_FILE = "r1track_tracker.json"
+SETTINGS_KEYS = ("crop_size", "context", "prompt", "think")
+BUNDLED = {"nano": Path(__file__).resolve().parent / "nano"}
+
+
+def resolve_model(name: str) -> str:
+    """A bundled model's directory for its name; any other string is returned unchanged."""
+    if name in BUNDLED:
+        path = BUNDLED[name]
+        if not (path / "config.json").is_file():
+            raise UserError(f"the bundled model {name!r} is not in this build of r1track yet")
+        return str(path)
+    return name
+
+
+def read_settings(model: str) -> dict:
+    """The tracking settings a checkpoint directory carries ({} when it has none)."""
+    path = Path(model) / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from exc
+    unknown = sorted(set(settings) - set(SETTINGS_KEYS))
+    if unknown:
+        raise UserError(f"{path}: unknown setting {unknown[0]!r}")
+    return settings
+
+
+def write_settings(model_dir: str | Path, **settings) -> Path:
+    """Store tracking settings next to a checkpoint's weights."""
+    unknown = sorted(set(settings) - set(SETTINGS_KEYS))
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}")
+    path = Path(model_dir) / SETTINGS_FILE
+    path.write_text(json.dumps(settings, indent=2) + "\n")
+    return path
