@@ -29,18 +29,14 @@ def limit_seconds(backend, request, n_tokens: int) -> float:
     """Model-only time of one frame on the cached prefix: search prefill + n_tokens decodes."""
     import torch
 
-    from r1track.backends.hf import IMAGE_PAD, VISION_END
+    from r1track.backends.hf import VISION_END
 
     head, sep, tail = backend.render(request).partition(VISION_END)
     prefix = backend._prefix(request, head + sep)
-    processor = backend.processor
-    vision = processor.image_processor(images=list(request.images[1:]), return_tensors="pt")
-    count = int(vision["image_grid_thw"][0].prod()) // processor.image_processor.merge_size**2
-    suffix = processor.tokenizer(
-        tail.replace(IMAGE_PAD, IMAGE_PAD * count), add_special_tokens=False, return_tensors="pt"
-    )["input_ids"]
+    suffix, pixels, grid = backend.tokenize_with_images(tail, request.images[1:])
     ids = torch.cat([prefix.ids, suffix], dim=1)
-    grids = torch.cat([prefix.grid, vision["image_grid_thw"]])
+    grids = torch.cat([prefix.grid, grid])
+    processor = backend.processor
     model = backend.model
     n_prefix = prefix.ids.shape[1]
     with torch.inference_mode():
@@ -51,8 +47,8 @@ def limit_seconds(backend, request, n_tokens: int) -> float:
         t0 = time.perf_counter()
         out = model(
             input_ids=ids[:, n_prefix:],
-            pixel_values=vision["pixel_values"],
-            image_grid_thw=vision["image_grid_thw"],
+            pixel_values=pixels,
+            image_grid_thw=grid,
             position_ids=positions[:, :, n_prefix:],
             past_key_values=prefix.cache,
             use_cache=True,

@@ -23,6 +23,7 @@ def _image(seed, size=112):
 
 def test_template_reuse_gives_the_same_scores_and_boxes(hf_backend, synth_video):
     template = _image(0)
+    hf_backend._prefixes.clear()  # the backend is shared with earlier tests
     hf_backend.keep_scores = True
     try:
         scores = {}
@@ -49,7 +50,8 @@ def test_template_reuse_gives_the_same_scores_and_boxes(hf_backend, synth_video)
     assert torch.allclose(scores[True][0], reference, atol=1e-4)
     # the comparison can tell search images apart (so it would see a wrong prefix or position)
     assert (scores[True][0] - scores[True][1]).abs().max() > 1e-4
-    # one cached prefix, cropped back to its own length after every frame
+    # one cached prefix (none kept while reuse is off), cropped back after every frame
+    assert list(hf_backend._prefixes) == ["track-a"]
     prefix = hf_backend._prefixes["track-a"]
     assert prefix.cache.get_seq_length() == prefix.ids.shape[1]
 

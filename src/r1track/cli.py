@@ -85,7 +85,7 @@ def _tracker_config(args: argparse.Namespace):
     from r1track.tracker import TrackerConfig
 
     settings = read_settings(args.model) if args.backend == "hf" else {}
-    chosen = {k: v for k, v in settings.items()}
+    chosen = dict(settings)
     for key in ("crop_size", "context", "prompt", "think"):
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)

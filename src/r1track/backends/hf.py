@@ -235,29 +235,38 @@ class HFBackend:
         if prefix is not None and prefix.text == prefix_text:
             self._prefixes.move_to_end(key)
             return prefix
-        vision = self.processor.image_processor(images=[request.images[0]], return_tensors="pt")
-        merge = self.processor.image_processor.merge_size**2
-        count = int(vision["image_grid_thw"][0].prod()) // merge
-        ids = self.processor.tokenizer(
-            prefix_text.replace(IMAGE_PAD, IMAGE_PAD * count),
-            add_special_tokens=False,
-            return_tensors="pt",
-        )["input_ids"].to(self.device)
+        ids, pixels, grid = self.tokenize_with_images(prefix_text, request.images[:1])
         with torch.inference_mode():
             out = self.model(
                 input_ids=ids,
-                pixel_values=vision["pixel_values"].to(self.device, self.model.dtype),
-                image_grid_thw=vision["image_grid_thw"].to(self.device),
+                pixel_values=pixels,
+                image_grid_thw=grid,
                 mm_token_type_ids=(ids == self.processor.image_token_id).int(),
                 use_cache=True,
             )
-        prefix = _Prefix(
-            prefix_text, ids, vision["image_grid_thw"].to(self.device), out.past_key_values
-        )
-        self._prefixes[key] = prefix
-        while len(self._prefixes) > MAX_PREFIXES:
-            self._prefixes.popitem(last=False)
+        prefix = _Prefix(prefix_text, ids, grid, out.past_key_values)
+        if key:
+            self._prefixes[key] = prefix
+            while len(self._prefixes) > MAX_PREFIXES:
+                self._prefixes.popitem(last=False)
         return prefix
+
+    def tokenize_with_images(self, text: str, images):
+        """Token ids of `text` with each `<|image_pad|>` expanded to its image's merged patches,
+        and the images' pixel values and grids: `(ids, pixel_values, image_grid_thw)`."""
+        vision = self.processor.image_processor(images=list(images), return_tensors="pt")
+        merge = self.processor.image_processor.merge_size**2
+        parts = text.split(IMAGE_PAD)
+        expanded = parts[0] + "".join(
+            IMAGE_PAD * (int(g.prod()) // merge) + part
+            for g, part in zip(vision["image_grid_thw"], parts[1:], strict=True)
+        )
+        ids = self.processor.tokenizer(expanded, add_special_tokens=False, return_tensors="pt")
+        return (
+            ids["input_ids"].to(self.device),
+            vision["pixel_values"].to(self.device, self.model.dtype),
+            vision["image_grid_thw"].to(self.device),
+        )
 
     def _generate_single(self, request: GenerationRequest) -> str:
         """One request as prefix (template, cached when reuse is on) + suffix prefill + greedy
@@ -269,18 +278,9 @@ class HFBackend:
             return self._generate_batch([request])[0]
         prefix = self._prefix(request, head + sep)
         tokenizer = self.processor.tokenizer
-        vision = self.processor.image_processor(
-            images=list(request.images[1:]), return_tensors="pt"
-        )
-        merge = self.processor.image_processor.merge_size**2
-        parts = tail.split(IMAGE_PAD)
-        text = parts[0] + "".join(
-            IMAGE_PAD * (int(g.prod()) // merge) + part
-            for g, part in zip(vision["image_grid_thw"], parts[1:], strict=True)
-        )
-        suffix = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-        ids = torch.cat([prefix.ids, suffix.to(self.device)], dim=1)
-        grids = torch.cat([prefix.grid, vision["image_grid_thw"].to(self.device)])
+        suffix, pixels, grid = self.tokenize_with_images(tail, request.images[1:])
+        ids = torch.cat([prefix.ids, suffix], dim=1)
+        grids = torch.cat([prefix.grid, grid])
         n_prefix = prefix.ids.shape[1]
         try:
             with torch.inference_mode():
@@ -293,8 +293,8 @@ class HFBackend:
                 # prefill the search image and the text on top of the template prefix
                 out = self.model(
                     input_ids=ids[:, n_prefix:],
-                    pixel_values=vision["pixel_values"].to(self.device, self.model.dtype),
-                    image_grid_thw=vision["image_grid_thw"].to(self.device),
+                    pixel_values=pixels,
+                    image_grid_thw=grid,
                     position_ids=positions[:, :, n_prefix:],
                     past_key_values=prefix.cache,
                     use_cache=True,
