@@ -5,9 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 R1 := $(VENV)/bin/r1track
 STAMP := $(VENV)/.r1track-installed
-DEMO := .cache/demo
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean nano nano-eval
 
 install: $(STAMP)
 
@@ -19,18 +18,55 @@ $(STAMP): pyproject.toml
 		|| (grep -v "WARNING: Location" $(VENV)/install.log | tail -n 30; exit 1)
 	@touch $(STAMP)
 
+# The demo clip (assets/demo.mp4, 60 frames, 256x192) is a `data synth` scene from a seed no
+# training set uses: r1track dev synth-video assets/demo.mp4 --kind dataset --width 256 \
+#   --height 192 --frames 60 --seed 7
 demo: $(STAMP)
-	@test -f $(DEMO)/tiny-model/config.json || $(R1) dev tiny-model $(DEMO)/tiny-model
-	@$(R1) dev synth-video $(DEMO)/demo.mp4
-	@echo "NOTE: no trained model is bundled yet: this demo runs an untrained, randomly initialised"
-	@echo "      tiny Qwen2.5-VL, so every answer is noise and the box stays where it started."
-	$(R1) track $(DEMO)/demo.mp4 --bbox "$$(head -n 1 $(DEMO)/demo.groundtruth.txt)" \
-		--model $(DEMO)/tiny-model --out demo_out
+	$(R1) track assets/demo.mp4 --bbox "$$(head -n 1 assets/demo.groundtruth.txt)" \
+		--model nano --out demo_out
 	@echo "overlay: demo_out/overlay.mp4  boxes: demo_out/boxes.txt  per-frame records: demo_out/track.jsonl"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
+
+# r1track-nano from scratch on this CPU: data -> SFT stage A -> SFT stage B -> GRPO -> bundle.
+# Every step is skipped when its output exists and training resumes from its last checkpoint,
+# so an interrupted `make nano` continues where it stopped. Log of each run: benchmarks/nano.md.
+N := .cache/nano
+NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
+	--context-range 3,3 --jitter 0.15 --max-gap 20 --coord-tint 0.3 --num-samples 40000
+nano: $(STAMP)
+	@date +"nano: start %F %T"
+	@test -f $(N)/synth-a/train/list.txt || $(R1) data synth --out $(N)/synth-a --split train \
+		--num-seqs 400 --seed 200 --clutter 0 --distractors 0 --occluders 0 --out-of-view 0 \
+		--illumination 0.1
+	@test -f $(N)/synth-b/train/list.txt || $(R1) data synth --out $(N)/synth-b --split train \
+		--num-seqs 400 --seed 300 --clutter 0.3 --distractors 1 --occluders 1 --out-of-view 0.1
+	@test -f $(N)/data-a/dataset_dict.json || $(R1) data build --root $(N)/synth-a \
+		--out $(N)/data-a --seed 3 $(NANO_BUILD)
+	@test -f $(N)/data-b/dataset_dict.json || $(R1) data build --root $(N)/synth-b \
+		--out $(N)/data-b --seed 4 $(NANO_BUILD)
+	@test -f .cache/nano-init/config.json || $(R1) dev tiny-model .cache/nano-init --size nano
+	@test -f runs/nano-sft-a/r1track_train.json || $(R1) train sft --config configs/nano/sft-a.yaml
+	@test -f runs/nano-sft-b/r1track_train.json || $(R1) train sft --config configs/nano/sft-b.yaml
+	@test -f runs/nano-grpo/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
+	$(R1) dev bundle runs/nano-grpo src/r1track/models/nano --crop-size 112 --context 3 \
+		--coord-tint 0.3
+	@date +"nano: done %F %T"
+
+# The held-out evaluation of benchmarks/nano.md: harder settings, a seed no training set uses.
+nano-eval: $(STAMP)
+	@test -f $(N)/synth-val/val/list.txt || $(R1) data synth --out $(N)/synth-val --split val \
+		--num-seqs 30 --seed 9001
+	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --baseline no-motion \
+		--out runs/eval/no-motion
+	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --model runs/nano-sft-b \
+		--crop-size 112 --context 3 --coord-tint 0.3 --out runs/eval/nano-sft
+	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --model nano \
+		--out runs/eval/nano-grpo
+	$(R1) report runs/eval/no-motion runs/eval/nano-sft runs/eval/nano-grpo \
+		--plot runs/eval/success.png
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -379,3 +379,25 @@ def test_eval_bad_inputs_are_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "o").exists()
+
+
+def test_no_motion_baseline_repeats_the_first_box(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=2, length=6)
+    out = tmp_path / "base"
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    assert main([*args, "--baseline", "no-motion", "--out", str(out)]) == 0
+    for seq in load_dataset("got10k", root, "val"):
+        boxes = np.loadtxt(layout.boxes_path(out, "got10k", seq.name), delimiter=",")
+        assert boxes.shape == (len(seq), 4)
+        assert np.allclose(boxes, seq.boxes[0], atol=1e-3)
+    report = score_run(out)
+    # the white boxes move, so not moving scores below a perfect tracker
+    assert 0 < report["ao"] < 0.9
+    assert json.loads((out / layout.MANIFEST).read_text())["model"] == "baseline:no-motion"
+    capsys.readouterr()
+    assert main([*args, "--baseline", "no-motion", "--init", "text", "--out", str(out)]) == 2
+    assert "box only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse: --model or --baseline, not both
+        main([*args, "--baseline", "no-motion", "--model", "m", "--out", str(out)])
+    assert exit_info.value.code == 2

@@ -14,6 +14,7 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_res
 from r1track.geometry import (
     area_xyxy,
     clip_xyxy,
+    coord_tint,
     crop_image,
     crop_window,
     giou_xyxy,
@@ -142,3 +143,26 @@ def test_smart_resize_matches_transformers(height, width, min_pixels, max_pixels
     h, w = smart_resize(height, width, 28, min_pixels, max_pixels)
     # an already-resized image is left alone: what grounding relies on
     assert smart_resize(h, w, 28, min_pixels, max_pixels) == (h, w)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(28, 200),
+    st.integers(28, 200),
+    st.floats(0.05, 0.9),
+    st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)),
+)
+def test_coord_tint_encodes_position_recoverably(width, height, strength, colour):
+    image = Image.new("RGB", (width, height), colour)
+    assert coord_tint(image, 0) is image
+    tinted = np.asarray(coord_tint(image, strength), dtype=float)
+    # undo the blend: what is left is the ramp, which gives each pixel's column and row
+    ramp = (tinted - (1 - strength) * np.array(colour)) / strength
+    cols = ramp[..., 0] / 255 * width - 0.5
+    rows = ramp[..., 1] / 255 * height - 0.5
+    tol = 0.5 / strength * max(width, height) / 255 + 1e-6  # rounding to whole levels
+    assert np.allclose(cols, np.arange(width)[None, :], atol=tol)
+    assert np.allclose(rows, np.arange(height)[:, None], atol=tol)
+    assert np.allclose(ramp[..., 2], 128, atol=0.5 / strength + 1e-6)
+    with pytest.raises(ValueError):
+        coord_tint(image, 1.0)

@@ -174,3 +174,24 @@ def test_numpy_frames_accepted(scripted):
         Tracker(scripted(white_blob_oracle)).track([np.asarray(f) for f in frames], bbox=init)
     )
     assert parse_box(results[1].answer).ok and results[1].fallback is None
+
+
+def test_coord_tint_reaches_every_image_the_model_sees(scripted):
+    frames, boxes = moving_square_video(4)
+    init = boxes[0].copy()
+    init[2:] -= init[:2]
+    runs = []
+    for strength in (0.0, 0.3):
+        backend = scripted(lambda r: "no box")  # the box never moves: the same crops both times
+        tracker = Tracker(backend, TrackerConfig(crop_size=112, coord_tint=strength))
+        list(tracker.track(frames, init))
+        runs.append(backend.requests)
+    assert len(runs[0]) == len(runs[1]) == 3
+    for a, b in zip(*runs, strict=True):
+        for x, y in zip(a.images, b.images, strict=True):
+            x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+            # the tinted image is the plain one blended with the ramp: red grows left to right
+            ramp_red = (y[..., 0] - 0.7 * x[..., 0]) / 0.3
+            assert ramp_red[:, -1].mean() - ramp_red[:, 0].mean() > 200
+    with pytest.raises(UserError, match="coord tint"):
+        TrackerConfig(coord_tint=1.5)

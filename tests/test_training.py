@@ -116,6 +116,21 @@ def test_data_build_counts_dropped_samples(got_train, tmp_path):
     assert info["stats"]["train"]["drops"].get("box_mostly_outside_crop", 0) > 0
 
 
+def test_data_build_crop_geometry_flags(got_train, tmp_path):
+    """--context-range 3,3 --jitter 0: the search box is centred with side crop / 3."""
+    from datasets import load_from_disk
+
+    out = tmp_path / "fixed"
+    args = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--sizes", "112"]
+    extra = ["--num-samples", "8", "--context-range", "3,3", "--jitter", "0", "--out", str(out)]
+    assert main([*args, *extra]) == 0
+    rows = load_from_disk(str(out))["train"]
+    for solution in rows["solution"]:
+        x1, y1, x2, y2 = solution
+        assert abs((x1 + x2) / 2 - 56) <= 1 and abs((y1 + y2) / 2 - 56) <= 1
+        assert abs(((x2 - x1) * (y2 - y1)) ** 0.5 - 112 / 3) <= 2
+
+
 def test_data_build_bad_inputs(got_train, tmp_path, capsys):
     base = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--num-samples", "4"]
     for extra, message in (
@@ -123,6 +138,9 @@ def test_data_build_bad_inputs(got_train, tmp_path, capsys):
         (["--sizes", "a"], "expected integers"),
         (["--val-fraction", "1.5"], "val-fraction"),
         (["--root", str(tmp_path / "none")], "no such dataset folder"),
+        (["--context-range", "3"], "expected LOW,HIGH"),
+        (["--context-range", "4,2"], "LOW <= HIGH"),
+        (["--jitter", "0.7"], "--jitter"),
     ):
         assert main([*base, *extra, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -226,7 +244,7 @@ def test_config_layers_and_unknown_keys(tmp_path):
         load_config(bad)
     with pytest.raises(UserError, match="expected an integer"):
         load_config(CONFIGS / "tiny-cpu-grpo.yaml", ["grpo.num_generations=many"])
-    for path in CONFIGS.glob("*.yaml"):  # every shipped recipe parses
+    for path in [*CONFIGS.glob("*.yaml"), *CONFIGS.glob("nano/*.yaml")]:  # every recipe parses
         load_config(path)
 
 
@@ -396,3 +414,17 @@ def test_pair_evaluation_reports_model_trivial_and_shuffled(tiny_model, built):
     report = evaluate_pairs(str(tiny_model), str(built), limit=8, batch=4)
     assert report["pairs"] == 8 and report["parsed"] == 0.0 and report["miou"] == 0.0
     assert 0.0 < report["trivial_miou"] < 1.0  # the random model finds nothing; the prior does
+
+
+def test_model_freeze_keeps_matching_weights(tiny_model, built, tmp_path, capsys):
+    out = tmp_path / "frozen"
+    merger_out = "visual.merger.mlp.2."
+    args = ["optim.max_steps=2", "optim.learning_rate=1e-2", "logging.save_steps=100"]
+    assert _train("sft", tiny_model, built, out, *args, "model.freeze=[visual.merger.mlp.2]") == 0
+    changed = _changed(tiny_model, out)
+    assert not [k for k in changed if k.startswith(merger_out)]
+    assert [k for k in changed if k.startswith("visual.") and not k.startswith(merger_out)]
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    assert _train("sft", tiny_model, built, bad, *args, "model.freeze=[no.such.module]") == 2
+    assert "matches no parameter" in capsys.readouterr().err

@@ -35,14 +35,26 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     from r1track.backends import BACKENDS
 
-    p.add_argument(
-        "--model",
-        required=True,
-        help="checkpoint directory or Hub id (hf), or served model name (openai)",
-    )
+    if baseline:
+        from r1track.baselines import BASELINES
+
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument(
+            "--model",
+            help="checkpoint directory or Hub id (hf), or served model name (openai)",
+        )
+        who.add_argument(
+            "--baseline", choices=BASELINES, help="no model: no-motion returns the first box"
+        )
+    else:
+        p.add_argument(
+            "--model",
+            required=True,
+            help="checkpoint directory or Hub id (hf), or served model name (openai)",
+        )
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -73,6 +85,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--context", type=float, help="crop side / sqrt(box area) (4.0)")
     p.add_argument(
+        "--coord-tint",
+        type=float,
+        help="blend a coordinate ramp into the images, for checkpoints trained with it (0)",
+    )
+    p.add_argument(
         "--no-template-reuse",
         action="store_true",
         help="hf backend: recompute the template every frame (default: encode and prefill it once)",
@@ -86,7 +103,7 @@ def _tracker_config(args: argparse.Namespace):
 
     settings = read_settings(args.model) if args.backend == "hf" else {}
     chosen = dict(settings)
-    for key in ("crop_size", "context", "prompt", "think"):
+    for key in ("crop_size", "context", "prompt", "think", "coord_tint"):
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)
     defaults = TrackerConfig()
@@ -97,6 +114,7 @@ def _tracker_config(args: argparse.Namespace):
         search_factor=context,
         prompt=chosen.get("prompt", defaults.prompt),
         think=chosen.get("think", defaults.think),
+        coord_tint=chosen.get("coord_tint", defaults.coord_tint),
     )
 
 
@@ -204,13 +222,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
     from r1track.tracker import Tracker
 
-    _resolve_model(args)
+    if args.baseline:
+        if args.init != "bbox":
+            raise UserError(f"--baseline {args.baseline} starts from a box only (use --init bbox)")
+        args.model = f"baseline:{args.baseline}"
+    else:
+        _resolve_model(args)
     shard = parse_shard(args.shard)
     if args.batch < 1:
         raise UserError(f"--batch must be at least 1, got {args.batch}")
     if args.max_seqs is not None and args.max_seqs < 1:
         raise UserError(f"--max-seqs must be at least 1, got {args.max_seqs}")
-    config = _tracker_config(args)
+    config = _tracker_config(args) if not args.baseline else None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
@@ -220,28 +243,34 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(
             f"--init text: no sequence of {args.dataset} {args.split} has a description"
         )
-    backend = _backend(args, batch_size=args.batch)
-    if args.batch > 1 and args.backend == "hf" and not args.no_template_reuse:
+    if args.baseline:
+        from r1track.baselines import load_baseline
+
+        backend, tracker = None, load_baseline(args.baseline)
+    else:
+        backend = _backend(args, batch_size=args.batch)
+        tracker = Tracker(backend, config)
+    if backend and args.batch > 1 and args.backend == "hf" and not args.no_template_reuse:
         print(
             "r1track: note: template reuse applies to --batch 1; batched steps recompute it",
             file=sys.stderr,
         )
-    tracker = Tracker(backend, config)
     manifest = {
         "dataset": args.dataset,
         "root": str(Path(args.root).resolve()),
         "split": args.split,
         "model": args.model,
-        "backend": args.backend,
+        "backend": args.backend if backend else None,
         "init": args.init,
-        "tracker": asdict(config),
+        "tracker": asdict(config) if config else None,
     }
     out.mkdir(parents=True, exist_ok=True)
     check_manifest(out, manifest)
     try:
         outcome = run_eval(tracker, chosen, out, args.dataset, args.init, args.batch)
     finally:
-        backend.close()
+        if backend:
+            backend.close()
     fps = outcome.frames / outcome.seconds if outcome.seconds else 0.0
     print(
         f"{len(outcome.finished)} sequences tracked ({outcome.frames} frames, {fps:.1f} frames/s "
@@ -292,6 +321,16 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_context_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--context-range {text!r}: expected LOW,HIGH, e.g. 2,8") from None
+    if not 1 <= low <= high:
+        raise UserError(f"--context-range {text!r}: need 1 <= LOW <= HIGH")
+    return low, high
+
+
 def _parse_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(v) for v in text.split(",") if v.strip())
@@ -310,6 +349,10 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 
     if args.max_gap < 1:
         raise UserError(f"--max-gap must be at least 1, got {args.max_gap}")
+    if not 0 <= args.coord_tint < 1:
+        raise UserError(f"--coord-tint must be in [0, 1), got {args.coord_tint}")
+    if not 0 <= args.jitter < 0.5:
+        raise UserError(f"--jitter must be in [0, 0.5), got {args.jitter}")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: exists and is not empty")
@@ -323,7 +366,12 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         seed=args.seed,
         sampling=SamplingConfig(
-            sizes=_parse_sizes(args.sizes), images=args.images, max_gap=args.max_gap
+            sizes=_parse_sizes(args.sizes),
+            images=args.images,
+            max_gap=args.max_gap,
+            context_range=_parse_context_range(args.context_range),
+            jitter=args.jitter,
+            coord_tint=args.coord_tint,
         ),
     )
     info = build_dataset(config, out, workers=args.workers)
@@ -372,12 +420,39 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from r1track.models import bundle_checkpoint
+    from r1track.tracker import TrackerConfig
+
+    # validates the settings the way the tracker will read them
+    TrackerConfig(
+        crop_size=args.crop_size,
+        template_factor=args.context,
+        search_factor=args.context,
+        coord_tint=args.coord_tint,
+    )
+    out = bundle_checkpoint(
+        args.checkpoint,
+        args.out,
+        crop_size=args.crop_size,
+        context=args.context,
+        prompt=args.prompt,
+        think=args.think,
+        coord_tint=args.coord_tint,
+    )
+    size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
+    print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
+    return 0
+
+
 def _cmd_synth_video(args: argparse.Namespace) -> int:
     from r1track.dev.synth_video import write_synth_video
 
     if args.frames < 1 or args.width < 32 or args.height < 32:
         raise UserError("need --frames >= 1 and --width/--height >= 32")
-    video, gt = write_synth_video(args.out, args.frames, args.width, args.height, args.seed)
+    video, gt = write_synth_video(
+        args.out, args.frames, args.width, args.height, args.seed, kind=args.kind
+    )
     first = gt.read_text().splitlines()[0]
     print(f"wrote {video} ({args.frames} frames) and {gt}; first box x,y,w,h = {first}")
     return 0
@@ -415,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--shard", default="1/1", help="K/N: run the K-th of N disjoint parts")
     ev.add_argument("--max-seqs", type=int, help="only the first N sequences")
-    _add_model_args(ev)
+    _add_model_args(ev, baseline=True)
     ev.add_argument("--out", required=True, help="run directory (rerun the same command to resume)")
     ev.set_defaults(func=_cmd_eval)
 
@@ -446,6 +521,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--max-gap", type=int, default=100, help="max frames from template to search"
+    )
+    build.add_argument(
+        "--context-range",
+        default="2,8",
+        help="each crop's context factor is drawn from U(LOW, HIGH) (reference: 2,8)",
+    )
+    build.add_argument(
+        "--jitter", type=float, default=0.2, help="crop centre jitter, x crop side (reference: 0.2)"
+    )
+    build.add_argument(
+        "--coord-tint",
+        type=float,
+        default=0.0,
+        help="blend a coordinate ramp into every crop (r1track-nano; reference: 0)",
     )
     build.add_argument("--workers", type=int, default=1)
     build.add_argument("--seed", type=int, default=0)
@@ -500,12 +589,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="small: 27M parameters (speed measurements); nano: 5.5M (r1track-nano's start)",
     )
     tiny.set_defaults(func=_cmd_tiny_model)
+    bundle = dev_commands.add_parser(
+        "bundle", help="copy a trained checkpoint with its tracking settings (for --model NAME)"
+    )
+    bundle.add_argument("checkpoint", help="trained checkpoint directory")
+    bundle.add_argument("out", help="output directory (replaced)")
+    bundle.add_argument("--crop-size", type=int, required=True)
+    bundle.add_argument("--context", type=float, required=True)
+    bundle.add_argument("--prompt", choices=("5k", "100k"), default="5k")
+    bundle.add_argument("--think", action="store_true")
+    bundle.add_argument("--coord-tint", type=float, default=0.0)
+    bundle.set_defaults(func=_cmd_bundle)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")
     synth.add_argument("--frames", type=int, default=48)
     synth.add_argument("--width", type=int, default=640)
     synth.add_argument("--height", type=int, default=360)
     synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument(
+        "--kind",
+        choices=("simple", "dataset"),
+        default="simple",
+        help="dataset: a `data synth` scene (clutter, a look-alike), as nano is trained on",
+    )
     synth.set_defaults(func=_cmd_synth_video)
     return parser
 

@@ -161,6 +161,29 @@ def crop_image(frame: Image.Image, window: CropWindow) -> Image.Image:
     return out
 
 
+def coord_tint(image: Image.Image, strength: float) -> Image.Image:
+    """Blend a fixed coordinate ramp into an image (CoordConv through the pixels).
+
+    pixel' = (1 - strength) * pixel + strength * ramp, where the ramp's red channel grows from 0
+    at the left edge to 255 at the right, its green channel from top to bottom, and blue is 128.
+    A model whose visual tokens carry no absolute position (Qwen2.5-VL's vision tower has only
+    relative, rotary positions) can then read where a patch is from its colour. `strength` 0
+    returns the image unchanged. Checkpoints trained with it record it in their settings.
+    """
+    if strength == 0:
+        return image
+    if not 0 < strength < 1:
+        raise ValueError(f"coord tint strength must be in [0, 1), got {strength}")
+    width, height = image.size
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    ramp = np.empty_like(pixels)
+    ramp[..., 0] = (np.arange(width, dtype=np.float32) + 0.5) * (255.0 / width)
+    ramp[..., 1] = ((np.arange(height, dtype=np.float32) + 0.5) * (255.0 / height))[:, None]
+    ramp[..., 2] = 128.0
+    mixed = (1 - strength) * pixels + strength * ramp
+    return Image.fromarray(np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
+
+
 def smart_resize(
     height: int,
     width: int,

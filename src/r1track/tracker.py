@@ -26,6 +26,7 @@ from r1track.geometry import (
     CropWindow,
     area_xyxy,
     clip_xyxy,
+    coord_tint,
     crop_image,
     crop_window,
     is_valid_xywh,
@@ -69,6 +70,9 @@ class TrackerConfig:
     """Answer budget; default 64 without thinking, 512 with."""
     grounding_max_pixels: int = 28 * 28 * 1280
     """Text init: the first frame is resized to at most this many pixels before grounding."""
+    coord_tint: float = 0.0
+    """Blend this much of a coordinate ramp into every image sent (`geometry.coord_tint`); only
+    for checkpoints trained that way (r1track-nano), 0 (off) for R1-Track's."""
 
     def __post_init__(self) -> None:
         if self.crop_size < 28:
@@ -79,6 +83,8 @@ class TrackerConfig:
                 raise UserError(f"{name.replace('_', ' ')} must be positive, got {value}")
         if self.prompt not in ("5k", "100k"):
             raise UserError(f"unknown prompt variant {self.prompt!r}; expected 5k or 100k")
+        if not 0 <= self.coord_tint < 1:
+            raise UserError(f"coord tint must be in [0, 1), got {self.coord_tint}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise UserError(f"max new tokens must be positive, got {self.max_new_tokens}")
 
@@ -199,7 +205,7 @@ class Tracker:
         window = crop_window(box, cfg.template_factor, cfg.crop_size)
         template_box = clip_xyxy(window.to_crop(xywh_to_xyxy(box)), cfg.crop_size, cfg.crop_size)
         state = TrackState(
-            template=crop_image(frame, window),
+            template=coord_tint(crop_image(frame, window), cfg.coord_tint),
             prompt=tracking_prompt(template_box, cfg.prompt, cfg.think),
             box=box,
         )
@@ -230,6 +236,7 @@ class Tracker:
             if (new_w, new_h) == (width, height)
             else frame.resize((new_w, new_h), Image.Resampling.BICUBIC)
         )
+        image = coord_tint(image, self.config.coord_tint)
         request = GenerationRequest((image,), grounding_prompt(text), GROUNDING_MAX_NEW_TOKENS)
         t0 = time.perf_counter()
         answer = self.backend.generate([request])[0]
@@ -269,7 +276,7 @@ class Tracker:
             windows.append(window)
             requests.append(
                 GenerationRequest(
-                    (state.template, crop_image(frame, window)),
+                    (state.template, coord_tint(crop_image(frame, window), self.config.coord_tint)),
                     state.prompt,
                     self.config.answer_tokens,
                     stop=STOP_STRINGS[self.config.think],

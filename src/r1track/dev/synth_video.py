@@ -2,7 +2,7 @@
 
 A textured target moves smoothly and changes size over a textured, slowly drifting background.
 Deterministic for a seed. (The full procedural dataset generator with distractors, occlusion and
-GOT-10k labels is a separate, later tool.)
+GOT-10k labels is `r1track.datasets.synth`; `kind="dataset"` renders one of its sequences.)
 """
 
 from __future__ import annotations
@@ -55,6 +55,28 @@ def synth_frames(num_frames: int = 48, width: int = 640, height: int = 360, seed
         yield frame, (float(x0), float(y0), float(w), float(h))
 
 
+def dataset_frames(num_frames: int = 48, width: int = 256, height: int = 192, seed: int = 0):
+    """Yield `(frame, box_xywh)` of one `data synth` sequence (the scenes nano is trained on)."""
+    from r1track.datasets.synth import SynthConfig, synth_sequence
+
+    config = SynthConfig(
+        width=width,
+        height=height,
+        min_length=num_frames,
+        max_length=num_frames,
+        distractors=1,
+        occluders=0,
+        clutter=0.3,
+        out_of_view=0.0,
+    )
+    frames, boxes, *_ = synth_sequence(np.random.default_rng(seed), config)
+    for frame, box in zip(frames, boxes, strict=True):
+        yield frame, tuple(float(v) for v in box)
+
+
+KINDS = {"simple": synth_frames, "dataset": dataset_frames}
+
+
 def write_synth_video(
     out: str | Path,
     num_frames: int = 48,
@@ -62,8 +84,13 @@ def write_synth_video(
     height: int = 360,
     seed: int = 0,
     fps: int = 25,
+    kind: str = "simple",
 ) -> tuple[Path, Path]:
-    """Write the video (any container PyAV knows by its suffix) and `<out>.groundtruth.txt`."""
+    """Write the video (any container PyAV knows by its suffix) and `<out>.groundtruth.txt`.
+
+    `kind`: `simple` (one checkerboard on a drifting background) or `dataset` (a `data synth`
+    scene with clutter and a look-alike).
+    """
     import av
 
     out = Path(out)
@@ -75,7 +102,7 @@ def write_synth_video(
             "libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps
         )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for frame, box in synth_frames(num_frames, width, height, seed):
+        for frame, box in KINDS[kind](num_frames, width, height, seed):
             for packet in stream.encode(av.VideoFrame.from_image(frame)):
                 container.mux(packet)
             lines.append(",".join(f"{v:g}" for v in box))

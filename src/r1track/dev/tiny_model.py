@@ -78,6 +78,12 @@ class TinyModelConfig:
     """Target size of the locally trained BPE vocabulary (before special tokens)."""
     seed: int = 0
     """Seed for the tokenizer corpus and the weight initialisation."""
+    rope_theta: float = 1e6
+    """Rotary base of the language model (Qwen2.5-VL's own: 1e6)."""
+    mrope_section: tuple[int, int, int] | None = None
+    """Rotary frequencies given to (time, height, width), highest first; None: ~equal thirds."""
+    visual_scale: float = 1.0
+    """Multiplies the vision merger's output layer at initialisation (visual token size)."""
 
 
 # Named sizes for `r1track dev tiny-model --size`: "small" is large enough that model compute,
@@ -87,9 +93,20 @@ SIZES = {
     "small": TinyModelConfig(
         text_hidden=512, text_layers=8, text_heads=8, vision_hidden=256, vision_depth=8
     ),
-    # the starting point of r1track-nano (~5.5M parameters, ~22 MB in fp32)
+    # The starting point of r1track-nano (~5.1M parameters, ~20 MB in fp32). With Qwen's rotary base
+    # 1e6 and 64-dim heads, the height and width sections get frequencies below 0.006 rad per step,
+    # so the language model cannot tell the 4 x 4 visual tokens of a 112 px crop apart by position.
+    # Base 10 with sections (8, 12, 12) turns a step in height by 0.26-0.56 rad and in width by
+    # 0.11-0.24 rad. The merger's output starts at the size of the text embeddings (~0.3).
     "nano": TinyModelConfig(
-        text_hidden=256, text_layers=4, text_heads=4, vision_hidden=192, vision_depth=4
+        text_hidden=256,
+        text_layers=4,
+        text_heads=4,
+        vision_hidden=192,
+        vision_depth=4,
+        rope_theta=10.0,
+        mrope_section=(8, 12, 12),
+        visual_scale=0.1,
     ),
 }
 
@@ -170,6 +187,10 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
     half = head_dim // 2
     # mrope splits the rotary half-dimension into temporal, height, width sections.
     mrope = [half - 2 * (half // 3), half // 3, half // 3]
+    if config.mrope_section is not None:
+        mrope = list(config.mrope_section)
+        if sum(mrope) != half:
+            raise ValueError(f"mrope_section {mrope} must sum to head_dim / 2 = {half}")
     vocab = len(tokenizer)
     model_config = Qwen2_5_VLConfig(
         text_config={
@@ -180,7 +201,11 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
             "num_attention_heads": config.text_heads,
             "num_key_value_heads": max(1, config.text_heads // 2),
             "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "mrope_section": mrope, "rope_theta": 1e6},
+            "rope_parameters": {
+                "rope_type": "default",
+                "mrope_section": mrope,
+                "rope_theta": config.rope_theta,
+            },
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
@@ -201,6 +226,9 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
     )
     torch.manual_seed(config.seed)
     model = Qwen2_5_VLForConditionalGeneration(model_config).eval()
+    if config.visual_scale != 1.0:
+        with torch.no_grad():
+            model.model.visual.merger.mlp[-1].weight.mul_(config.visual_scale)
     model.generation_config = GenerationConfig(
         eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
         pad_token_id=ids["<|endoftext|>"],

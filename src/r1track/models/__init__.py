@@ -1,19 +1,21 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`); the command line uses them unless a flag overrides.
+(`crop_size`, `context`, `prompt`, `think`, `coord_tint`); the command line uses them unless a flag
+overrides.
 Bundled models are addressed by name (`--model nano`) and load offline from the package.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from r1track.errors import UserError
 
 SETTINGS_FILE = "r1track_tracker.json"
-SETTINGS_KEYS = ("crop_size", "context", "prompt", "think")
+SETTINGS_KEYS = ("crop_size", "context", "prompt", "think", "coord_tint")
 BUNDLED = {"nano": Path(__file__).resolve().parent / "nano"}
 
 
@@ -50,3 +52,37 @@ def write_settings(model_dir: str | Path, **settings) -> Path:
     path = Path(model_dir) / SETTINGS_FILE
     path.write_text(json.dumps(settings, indent=2) + "\n")
     return path
+
+
+# What the tracker needs from a checkpoint directory (no optimizer state, no training logs).
+CHECKPOINT_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "preprocessor_config.json",
+    "processor_config.json",
+)
+
+
+def bundle_checkpoint(src: str | Path, out: str | Path, **settings) -> Path:
+    """Copy the files a tracker loads from a trained checkpoint to `out`, with its settings.
+
+    `out` is replaced as a whole. Used by `make nano` to ship the nano model in the package.
+    """
+    src, out = Path(src), Path(out)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not (src / name).is_file():
+            raise UserError(f"{src}: not a full checkpoint (no {name})")
+    if not any((src / n).is_file() for n in ("preprocessor_config.json", "processor_config.json")):
+        raise UserError(f"{src}: no image processor config")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in CHECKPOINT_FILES:
+        if (src / name).is_file():
+            shutil.copy2(src / name, out / name)
+    write_settings(out, **settings)
+    return out

@@ -25,6 +25,9 @@ class ModelSection:
     """auto (bf16 on GPU, fp32 on CPU), bfloat16, float16 or float32."""
     train_vision: bool = True
     """Train the vision tower and projector (fully, also with LoRA); False freezes them."""
+    freeze: list[str] = field(default_factory=list)
+    """Also freeze every parameter whose name contains one of these strings (full training only),
+    e.g. `visual.merger.mlp.2` keeps the projector's output layer at its initial weights."""
 
 
 @dataclass

@@ -21,7 +21,14 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets.base import Sequence
-from r1track.geometry import CropWindow, area_xyxy, clip_xyxy, crop_image, xywh_to_xyxy
+from r1track.geometry import (
+    CropWindow,
+    area_xyxy,
+    clip_xyxy,
+    coord_tint,
+    crop_image,
+    xywh_to_xyxy,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class SamplingConfig:
     """Each crop's centre moves by U(-jitter, jitter) x its side, in x and in y."""
     max_gap: int = 100
     """Templates are at most this many frames before the search frame."""
+    coord_tint: float = 0.0
+    """Blend this much of the coordinate ramp into every crop (`geometry.coord_tint`; 0: off)."""
     min_inside: float = 0.5
     """Drop a sample if less than this fraction of a box's area lies inside its crop."""
     max_attempts: int = 50
@@ -131,7 +140,7 @@ def draw_sample(
             out = crop_with_box(frame, seq.boxes[index], size, rng, config)
             if out is None:
                 break
-            crops.append(out[0])
+            crops.append(coord_tint(out[0], config.coord_tint))
             boxes.append(_int_box(out[1]))
         else:
             if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):

@@ -95,6 +95,15 @@ def load_model(config: TrainConfig):
     else:
         for param in model.model.visual.parameters():
             param.requires_grad = config.model.train_vision
+        frozen = 0
+        for name, param in model.named_parameters():
+            if any(part in name for part in config.model.freeze):
+                param.requires_grad = False
+                frozen += 1
+        if config.model.freeze and not frozen:
+            raise UserError(f"model.freeze {config.model.freeze}: matches no parameter")
+    if config.lora.enabled and config.model.freeze:
+        raise UserError("model.freeze applies to full training, not with lora.enabled")
     return model, path
 
 
