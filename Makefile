@@ -21,9 +21,19 @@ $(STAMP): pyproject.toml
 # The demo clip (assets/demo.mp4, 60 frames, 256x192) is a `data synth` scene from a seed no
 # training set uses: r1track dev synth-video assets/demo.mp4 --kind dataset --width 256 \
 #   --height 192 --frames 60 --seed 7
+# The model is the bundled r1track-nano when this build has it, else an untrained tiny model.
+NANO_DIR := src/r1track/models/nano
+DEMO_MODEL := $(if $(wildcard $(NANO_DIR)/config.json),nano,.cache/demo/tiny-model)
 demo: $(STAMP)
+ifeq ($(DEMO_MODEL),nano)
+	@echo "model: r1track-nano (bundled, trained on synthetic scenes by make nano)"
+else
+	@test -f $(DEMO_MODEL)/config.json || $(R1) dev tiny-model $(DEMO_MODEL)
+	@echo "NOTE: r1track-nano is not in this build yet: this demo runs an untrained, randomly"
+	@echo "      initialised tiny Qwen2.5-VL, so every answer is noise and the box stays put."
+endif
 	$(R1) track assets/demo.mp4 --bbox "$$(head -n 1 assets/demo.groundtruth.txt)" \
-		--model nano --out demo_out
+		--model $(DEMO_MODEL) --out demo_out
 	@echo "overlay: demo_out/overlay.mp4  boxes: demo_out/boxes.txt  per-frame records: demo_out/track.jsonl"
 
 test: $(STAMP)

@@ -293,3 +293,32 @@ def test_bundled_model_name_is_a_clear_error_until_it_ships(synth_video, tmp_pat
         proc.stderr.strip()
         == "r1track: error: the bundled model 'nano' is not in this build of r1track yet"
     )
+
+
+def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, tmp_path):
+    import shutil
+
+    from r1track.cli import _tracker_config, build_parser, main
+    from r1track.models import read_settings
+
+    trained = tmp_path / "trained"
+    shutil.copytree(tiny_model, trained)
+    (trained / "optimizer.pt").write_bytes(b"x")  # training leftovers stay behind
+    out = tmp_path / "bundle"
+    args = ["dev", "bundle", str(trained), str(out), "--crop-size", "112", "--context", "3"]
+    assert main([*args, "--coord-tint", "0.3"]) == 0
+    assert (out / "model.safetensors").is_file() and not (out / "optimizer.pt").exists()
+    assert read_settings(str(out)) == {
+        "crop_size": 112,
+        "context": 3.0,
+        "prompt": "5k",
+        "think": False,
+        "coord_tint": 0.3,
+    }
+    track = ["track", "v.mp4", "--bbox", "1,1,5,5", "--model", str(out), "--out", "o"]
+    config = _tracker_config(build_parser().parse_args(track))
+    assert (config.crop_size, config.search_factor, config.coord_tint) == (112, 3.0, 0.3)
+    config = _tracker_config(build_parser().parse_args([*track, "--coord-tint", "0"]))
+    assert config.coord_tint == 0.0
+    assert main([*args[:2], str(tmp_path / "nothing"), *args[3:]]) == 2
+    assert main([*args, "--coord-tint", "1.5"]) == 2
