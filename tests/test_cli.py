@@ -245,6 +245,9 @@ def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # a shell that starts this suite in the background (`cmd &`) ignores SIGINT, and children
+        # inherit that; restore the default so that Python turns SIGINT into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     boxes = out / "boxes.txt"
     deadline = time.time() + 120
