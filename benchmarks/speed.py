@@ -34,25 +34,13 @@ def limit_seconds(backend, request, n_tokens: int) -> float:
     head, sep, tail = backend.render(request).partition(VISION_END)
     prefix = backend._prefix(request, head + sep)
     suffix, pixels, grid = backend.tokenize_with_images(tail, request.images[1:])
-    ids = torch.cat([prefix.ids, suffix], dim=1)
-    grids = torch.cat([prefix.grid, grid])
-    processor = backend.processor
     model = backend.model
     n_prefix = prefix.ids.shape[1]
     with torch.inference_mode():
-        positions, _ = model.model.get_rope_index(
-            ids, mm_token_type_ids=(ids == processor.image_token_id).int(), image_grid_thw=grids
-        )
+        positions = backend._suffix_positions(prefix, suffix, grid)
         next_position = int(positions.max()) + 1
         t0 = time.perf_counter()
-        out = model(
-            input_ids=ids[:, n_prefix:],
-            pixel_values=pixels,
-            image_grid_thw=grid,
-            position_ids=positions[:, :, n_prefix:],
-            past_key_values=prefix.cache,
-            use_cache=True,
-        )
+        out = backend._prefill_suffix(prefix, suffix, pixels, grid, positions)
         token = out.logits[:, -1].argmax(-1, keepdim=True)
         for i in range(n_tokens - 1):
             step = torch.full((3, 1, 1), next_position + i)

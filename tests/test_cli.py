@@ -325,3 +325,10 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     assert config.coord_tint == 0.0
     assert main([*args[:2], str(tmp_path / "nothing"), *args[3:]]) == 2
     assert main([*args, "--coord-tint", "1.5"]) == 2
+    assert main([*args, "--context", "4"]) == 0  # an earlier bundle is replaced
+    assert read_settings(str(out))["context"] == 4.0
+    other = tmp_path / "not-a-bundle"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    assert main([*args[:3], str(other), *args[4:]]) == 2
+    assert (other / "keep.txt").read_text() == "mine"

@@ -38,23 +38,17 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     from r1track.backends import BACKENDS
 
-    if baseline:
+    model_help = "checkpoint directory or Hub id (hf), or served model name (openai)"
+    if baseline:  # --model or --baseline, exactly one
         from r1track.baselines import BASELINES
 
         who = p.add_mutually_exclusive_group(required=True)
-        who.add_argument(
-            "--model",
-            help="checkpoint directory or Hub id (hf), or served model name (openai)",
-        )
+        who.add_argument("--model", help=model_help)
         who.add_argument(
             "--baseline", choices=BASELINES, help="no model: no-motion returns the first box"
         )
     else:
-        p.add_argument(
-            "--model",
-            required=True,
-            help="checkpoint directory or Hub id (hf), or served model name (openai)",
-        )
+        p.add_argument("--model", required=True, help=model_help)
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -98,12 +92,12 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
 
 def _tracker_config(args: argparse.Namespace):
     """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else the defaults."""
-    from r1track.models import read_settings
+    from r1track.models import SETTINGS_KEYS, read_settings
     from r1track.tracker import TrackerConfig
 
     settings = read_settings(args.model) if args.backend == "hf" else {}
     chosen = dict(settings)
-    for key in ("crop_size", "context", "prompt", "think", "coord_tint"):
+    for key in SETTINGS_KEYS:  # each setting has its flag of the same name
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)
     defaults = TrackerConfig()

@@ -279,26 +279,11 @@ class HFBackend:
         prefix = self._prefix(request, head + sep)
         tokenizer = self.processor.tokenizer
         suffix, pixels, grid = self.tokenize_with_images(tail, request.images[1:])
-        ids = torch.cat([prefix.ids, suffix], dim=1)
-        grids = torch.cat([prefix.grid, grid])
         n_prefix = prefix.ids.shape[1]
         try:
             with torch.inference_mode():
-                # 3-D positions depend on everything before: compute them over the whole sequence
-                positions, _ = self.model.model.get_rope_index(
-                    ids,
-                    mm_token_type_ids=(ids == self.processor.image_token_id).int(),
-                    image_grid_thw=grids,
-                )
-                # prefill the search image and the text on top of the template prefix
-                out = self.model(
-                    input_ids=ids[:, n_prefix:],
-                    pixel_values=pixels,
-                    image_grid_thw=grid,
-                    position_ids=positions[:, :, n_prefix:],
-                    past_key_values=prefix.cache,
-                    use_cache=True,
-                )
+                positions = self._suffix_positions(prefix, suffix, grid)
+                out = self._prefill_suffix(prefix, suffix, pixels, grid, positions)
                 tokens, scores = self._greedy(
                     out.logits[:, -1], int(positions.max()) + 1, prefix.cache, request
                 )
@@ -309,6 +294,31 @@ class HFBackend:
         self.last_scores = scores if self.keep_scores else None
         self.last_generated = [len(tokens)]
         return tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _suffix_positions(self, prefix: _Prefix, suffix, grid):
+        """Qwen's 3-D rotary positions of prefix + suffix (they depend on everything before, so
+        they are computed over the whole sequence); `(3, 1, prefix + suffix length)`."""
+        import torch
+
+        ids = torch.cat([prefix.ids, suffix], dim=1)
+        positions, _ = self.model.model.get_rope_index(
+            ids,
+            mm_token_type_ids=(ids == self.processor.image_token_id).int(),
+            image_grid_thw=torch.cat([prefix.grid, grid]),
+        )
+        return positions
+
+    def _prefill_suffix(self, prefix: _Prefix, suffix, pixels, grid, positions):
+        """Prefill the search image and the text on top of the cached template prefix (the cache
+        grows by the suffix; the caller crops it back)."""
+        return self.model(
+            input_ids=suffix,
+            pixel_values=pixels,
+            image_grid_thw=grid,
+            position_ids=positions[:, :, prefix.ids.shape[1] :],
+            past_key_values=prefix.cache,
+            use_cache=True,
+        )
 
     def _greedy(self, logits, position: int, cache, request: GenerationRequest):
         """Greedy decoding from prefilled logits: one forward per token, text positions from

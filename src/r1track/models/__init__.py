@@ -70,7 +70,8 @@ CHECKPOINT_FILES = (
 def bundle_checkpoint(src: str | Path, out: str | Path, **settings) -> Path:
     """Copy the files a tracker loads from a trained checkpoint to `out`, with its settings.
 
-    `out` is replaced as a whole. Used by `make nano` to ship the nano model in the package.
+    `out` is replaced as a whole when it is an earlier bundle (it holds `r1track_tracker.json`);
+    any other non-empty directory is refused. Used by `make nano` to ship the nano model.
     """
     src, out = Path(src), Path(out)
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
@@ -78,6 +79,10 @@ def bundle_checkpoint(src: str | Path, out: str | Path, **settings) -> Path:
             raise UserError(f"{src}: not a full checkpoint (no {name})")
     if not any((src / n).is_file() for n in ("preprocessor_config.json", "processor_config.json")):
         raise UserError(f"{src}: no image processor config")
+    if out.resolve() == src.resolve():
+        raise UserError(f"{out}: the output must differ from the checkpoint")
+    if out.is_dir() and any(out.iterdir()) and not (out / SETTINGS_FILE).is_file():
+        raise UserError(f"{out}: exists and is not an earlier bundle; refusing to replace it")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
