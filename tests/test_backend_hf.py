@@ -94,3 +94,17 @@ def test_model_that_is_not_a_checkpoint(tmp_path, case):
         path, message = "nobody/no-such-model-r1track", "could not load model"
     with pytest.raises(UserError, match=message):
         HFBackend(str(path))
+
+
+def test_merge_size_sets_visual_tokens_per_crop(tmp_path):
+    from r1track.dev.tiny_model import TinyModelConfig, build_tiny_model
+
+    config = TinyModelConfig(text_hidden=64, text_layers=1, vision_depth=1, merge_size=4)
+    backend = HFBackend(str(build_tiny_model(tmp_path / "m4", config)), device="cpu")
+    request = GenerationRequest((_image(0, 112), _image(1, 224)), "find it", 4)
+    batch = backend.encode([request])
+    # 112 px -> 8x8 patches -> 2x2 tokens of 4x4 patches; 224 px -> 4x4 tokens
+    assert batch["image_grid_thw"].tolist() == [[1, 8, 8], [1, 16, 16]]
+    assert int((batch["input_ids"] == backend.processor.image_token_id).sum()) == 4 + 16
+    assert backend.model.config.vision_config.spatial_merge_size == 4
+    assert isinstance(backend.generate([request])[0], str)

@@ -398,6 +398,12 @@ def test_no_motion_baseline_repeats_the_first_box(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--baseline", "no-motion", "--init", "text", "--out", str(out)]) == 2
     assert "box only" in capsys.readouterr().err
+    # a model flag beside a baseline is refused, not silently ignored
+    flags = ["--crop-size", "112", "--backend", "openai"]
+    assert main([*args, "--baseline", "no-motion", *flags, "--out", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--crop-size" in err[0] and "--backend" in err[0], err
+    assert not (tmp_path / "f").exists()
     with pytest.raises(SystemExit) as exit_info:  # argparse: --model or --baseline, not both
         main([*args, "--baseline", "no-motion", "--model", "m", "--out", str(out)])
     assert exit_info.value.code == 2

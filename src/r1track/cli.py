@@ -49,6 +49,7 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         )
     else:
         p.add_argument("--model", required=True, help=model_help)
+    first = len(p._actions)
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -88,6 +89,18 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         action="store_true",
         help="hf backend: recompute the template every frame (default: encode and prefill it once)",
     )
+    # Every flag above configures a model; a baseline refuses them rather than ignore them.
+    model_only = {a.dest: (a.option_strings[0], a.default) for a in p._actions[first:]}
+    p.set_defaults(model_only=model_only)
+
+
+def _refuse_model_flags(args: argparse.Namespace) -> None:
+    """A baseline has no model: a model flag given with it is a mistake, said in one line."""
+    given = [
+        flag for dest, (flag, default) in args.model_only.items() if getattr(args, dest) != default
+    ]
+    if given:
+        raise UserError(f"--baseline {args.baseline} takes no model flags: drop {', '.join(given)}")
 
 
 def _tracker_config(args: argparse.Namespace):
@@ -219,6 +232,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.baseline:
         if args.init != "bbox":
             raise UserError(f"--baseline {args.baseline} starts from a box only (use --init bbox)")
+        _refuse_model_flags(args)
         args.model = f"baseline:{args.baseline}"
     else:
         _resolve_model(args)

@@ -84,6 +84,10 @@ class TinyModelConfig:
     """Rotary frequencies given to (time, height, width), highest first; None: ~equal thirds."""
     visual_scale: float = 1.0
     """Multiplies the vision merger's output layer at initialisation (visual token size)."""
+    merge_size: int = 2
+    """Patches merged into one visual token per side (Qwen's 2: a token per 28 x 28 pixels)."""
+    vision_heads: int | None = None
+    """Attention heads of the vision tower; None: vision_hidden / 64, at least 2."""
 
 
 # Named sizes for `r1track dev tiny-model --size`: "small" is large enough that model compute,
@@ -214,10 +218,11 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
             "depth": config.vision_depth,
             "hidden_size": config.vision_hidden,
             "intermediate_size": config.vision_hidden * 2,
-            "num_heads": max(2, config.vision_hidden // 64),
+            "num_heads": config.vision_heads or max(2, config.vision_hidden // 64),
             "out_hidden_size": config.text_hidden,
             "fullatt_block_indexes": [config.vision_depth - 1],
-            "window_size": 112,
+            "spatial_merge_size": config.merge_size,
+            "window_size": max(112, 14 * config.merge_size),
         },
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -237,6 +242,11 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
     hf_logging.disable_progress_bar()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=28 * 28 * 1280).save_pretrained(out)
+    factor = 14 * config.merge_size
+    Qwen2VLImageProcessorPil(
+        min_pixels=max(56 * 56, factor * factor),
+        max_pixels=28 * 28 * 1280,
+        merge_size=config.merge_size,
+    ).save_pretrained(out)
     (out / "chat_template.jinja").write_text(CHAT_TEMPLATE)
     return out
