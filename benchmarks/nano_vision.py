@@ -2,6 +2,7 @@
 
     python benchmarks/nano_vision.py probe DATA CKPT [--pairs 800]
     python benchmarks/nano_vision.py pretrain DATA CKPT OUT [--steps 3000 --lr 2e-3 --pairs 8000]
+    python benchmarks/nano_vision.py centre DATA CKPT OUT [--pairs 400]
 
 `probe`: ridge regression (best of six strengths, 80/20 split of DATA's training pairs) from the
 search image's visual tokens, concatenated, to the search box centre; prints held-out R^2 for x, y.
@@ -9,6 +10,9 @@ search image's visual tokens, concatenated, to the search box centre; prints hel
 (x1, y1, x2, y2) / crop size by mean squared error, bypassing the language model; prints held-out
 R^2 every 100 steps and saves CKPT with the trained tower to OUT. It shows whether the tower can
 learn the position at all, and gives later SFT runs a tower that already has it.
+`centre`: rescales the merger's output layer so that visual tokens of DATA's search images have
+mean zero and mean deviation norm 1 (the position is then not a small offset on a constant vector
+that the language model's RMSNorm mostly keeps); saves to OUT.
 """
 
 from __future__ import annotations
@@ -108,6 +112,26 @@ def pretrain(data: str, checkpoint: str, out: str, steps: int, lr: float, pairs:
     print(f"saved {out}")
 
 
+def centre(data: str, checkpoint: str, out: str, pairs: int) -> None:
+    from datasets import load_from_disk
+
+    rows = load_from_disk(data)["train"].select(range(pairs))
+    model, processor = _load(checkpoint)
+    pixels, grid = _search_pixels(processor, rows)
+    last = model.model.visual.merger.mlp[-1]
+    with torch.no_grad():
+        tokens = _tokens(model.eval(), pixels, grid).view(-1, last.out_features)
+        mean = tokens.mean(0)
+        scale = 1.0 / (tokens - mean).norm(dim=-1).mean()
+        last.weight.mul_(scale)
+        last.bias.mul_(scale).sub_(mean * scale)
+        after = _tokens(model, pixels, grid).view(-1, last.out_features)
+    print(f"mean token norm {float(mean.norm()):.3f} -> {float(after.mean(0).norm()):.2e}")
+    shutil.copytree(checkpoint, out, dirs_exist_ok=True)
+    model.save_pretrained(out)
+    print(f"saved {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,9 +146,16 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--pairs", type=int, default=8000)
+    c = sub.add_parser("centre")
+    c.add_argument("data")
+    c.add_argument("checkpoint")
+    c.add_argument("out")
+    c.add_argument("--pairs", type=int, default=400)
     args = parser.parse_args()
     if args.command == "probe":
         probe(args.data, args.checkpoint, args.pairs)
+    elif args.command == "centre":
+        centre(args.data, args.checkpoint, args.out, args.pairs)
     else:
         pretrain(args.data, args.checkpoint, args.out, args.steps, args.lr, args.pairs)
 
