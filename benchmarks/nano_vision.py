@@ -51,6 +51,13 @@ def _tokens(model, pixels, grid) -> torch.Tensor:
     return out.pooler_output.reshape(n, -1)
 
 
+def _save(model, checkpoint: str, out: str) -> None:
+    """OUT: the checkpoint's files (processor, settings) with the model's current weights."""
+    shutil.copytree(checkpoint, out, dirs_exist_ok=True)
+    model.save_pretrained(out)
+    print(f"saved {out}")
+
+
 def _r2(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return 1 - ((pred - target) ** 2).sum(0) / ((target - target.mean(0)) ** 2).sum(0)
 
@@ -102,14 +109,14 @@ def pretrain(data: str, checkpoint: str, out: str, steps: int, lr: float, pairs:
             with torch.no_grad():
                 r2 = _r2(head(_tokens(model, x_val, grid) * 10).numpy(), y_val.numpy())
             print(f"step {step} ({time.perf_counter() - t0:.0f} s): held-out R^2 {np.round(r2, 3)}")
+        if step == steps:
+            break
         idx = torch.as_tensor(rng.integers(0, len(x_train), 32))
         loss = ((head(_tokens(model, x_train[idx], grid) * 10) - y_train[idx]) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    shutil.copytree(checkpoint, out, dirs_exist_ok=True)
-    model.save_pretrained(out)
-    print(f"saved {out}")
+    _save(model, checkpoint, out)
 
 
 def centre(data: str, checkpoint: str, out: str, pairs: int) -> None:
@@ -127,9 +134,7 @@ def centre(data: str, checkpoint: str, out: str, pairs: int) -> None:
         last.bias.mul_(scale).sub_(mean * scale)
         after = _tokens(model, pixels, grid).view(-1, last.out_features)
     print(f"mean token norm {float(mean.norm()):.3f} -> {float(after.mean(0).norm()):.2e}")
-    shutil.copytree(checkpoint, out, dirs_exist_ok=True)
-    model.save_pretrained(out)
-    print(f"saved {out}")
+    _save(model, checkpoint, out)
 
 
 def main() -> None:
@@ -140,17 +145,14 @@ def main() -> None:
     p.add_argument("checkpoint")
     p.add_argument("--pairs", type=int, default=800)
     t = sub.add_parser("pretrain")
-    t.add_argument("data")
-    t.add_argument("checkpoint")
-    t.add_argument("out")
+    c = sub.add_parser("centre")
+    for writer, pairs in ((t, 8000), (c, 400)):
+        writer.add_argument("data")
+        writer.add_argument("checkpoint")
+        writer.add_argument("out")
+        writer.add_argument("--pairs", type=int, default=pairs)
     t.add_argument("--steps", type=int, default=3000)
     t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--pairs", type=int, default=8000)
-    c = sub.add_parser("centre")
-    c.add_argument("data")
-    c.add_argument("checkpoint")
-    c.add_argument("out")
-    c.add_argument("--pairs", type=int, default=400)
     args = parser.parse_args()
     if args.command == "probe":
         probe(args.data, args.checkpoint, args.pairs)

@@ -196,6 +196,7 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
         if sum(mrope) != half:
             raise ValueError(f"mrope_section {mrope} must sum to head_dim / 2 = {half}")
     vocab = len(tokenizer)
+    token_side = 14 * config.merge_size  # pixels per visual token side (patch 14)
     model_config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": vocab,
@@ -222,7 +223,7 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
             "out_hidden_size": config.text_hidden,
             "fullatt_block_indexes": [config.vision_depth - 1],
             "spatial_merge_size": config.merge_size,
-            "window_size": max(112, 14 * config.merge_size),
+            "window_size": max(112, token_side),
         },
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -242,9 +243,8 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
     hf_logging.disable_progress_bar()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    factor = 14 * config.merge_size
     Qwen2VLImageProcessorPil(
-        min_pixels=max(56 * 56, factor * factor),
+        min_pixels=max(56 * 56, token_side * token_side),
         max_pixels=28 * 28 * 1280,
         merge_size=config.merge_size,
     ).save_pretrained(out)
