@@ -40,12 +40,13 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
-# r1track-nano from scratch on this CPU: data -> SFT stage A -> SFT stage B -> GRPO -> bundle.
+# r1track-nano from scratch on this CPU: data -> vision warm-up -> SFT stage A -> SFT stage B ->
+# GRPO -> bundle.
 # Every step is skipped when its output exists and training resumes from its last checkpoint,
 # so an interrupted `make nano` continues where it stopped. Log of each run: benchmarks/nano.md.
 N := .cache/nano
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
-	--context-range 3,3 --jitter 0.15 --max-gap 20 --coord-tint 0.3 --num-samples 40000
+	--context-range 3,3 --jitter 0.25 --max-gap 20 --num-samples 40000 --prompt nano
 nano: $(STAMP)
 	@date +"nano: start %F %T"
 	@test -f $(N)/synth-a/train/list.txt || $(R1) data synth --out $(N)/synth-a --split train \
@@ -58,11 +59,13 @@ nano: $(STAMP)
 	@test -f $(N)/data-b/dataset_dict.json || $(R1) data build --root $(N)/synth-b \
 		--out $(N)/data-b --seed 4 $(NANO_BUILD)
 	@test -f .cache/nano-init/config.json || $(R1) dev tiny-model .cache/nano-init --size nano
+	@test -f runs/nano-vision/r1track_train.json || $(R1) train vision \
+		--config configs/nano/vision.yaml
 	@test -f runs/nano-sft-a/r1track_train.json || $(R1) train sft --config configs/nano/sft-a.yaml
 	@test -f runs/nano-sft-b/r1track_train.json || $(R1) train sft --config configs/nano/sft-b.yaml
 	@test -f runs/nano-grpo/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
 	$(R1) dev bundle runs/nano-grpo src/r1track/models/nano --crop-size 112 --context 3 \
-		--coord-tint 0.3
+		--prompt nano
 	@date +"nano: done %F %T"
 
 # The held-out evaluation of benchmarks/nano.md: harder settings, a seed no training set uses.
@@ -72,7 +75,7 @@ nano-eval: $(STAMP)
 	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --baseline no-motion \
 		--out runs/eval/no-motion
 	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --model runs/nano-sft-b \
-		--crop-size 112 --context 3 --coord-tint 0.3 --out runs/eval/nano-sft
+		--crop-size 112 --context 3 --prompt nano --out runs/eval/nano-sft
 	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --model nano \
 		--out runs/eval/nano-grpo
 	$(R1) report runs/eval/no-motion runs/eval/nano-sft runs/eval/nano-grpo \

@@ -12,6 +12,7 @@ from r1track.prompts import (
     format_box,
     grounding_prompt,
     parse_box,
+    task_prompt,
     tracking_prompt,
 )
 
@@ -45,6 +46,14 @@ def test_prompts_match_reference_texts():
 def test_box_is_rounded_integers_without_spaces():
     assert format_box((240.6, 66.4, 329.5, 153.5)) == "[241,66,330,154]"
     assert tracking_prompt((0.2, 1.7, 10, 11)).count("[0,2,10,11]") == 1
+
+
+def test_nano_prompt_holds_no_box():
+    # r1track-nano reads the target from the template image; a box in the text would be copied
+    for boxes in ([(241, 66, 329, 154)], [(1, 2, 3, 4), (5, 6, 7, 8)]):
+        text = task_prompt(boxes, "nano")
+        assert text == "track" and not parse_box(text).ok
+    assert tracking_prompt((1, 2, 3, 4), "nano", think=True) == REF_THINK + " track"
 
 
 def test_unknown_variant_rejected():

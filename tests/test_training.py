@@ -407,10 +407,17 @@ def test_training_resumes_from_its_last_checkpoint(tiny_model, built, tmp_path, 
 
 
 def test_pair_evaluation_reports_model_trivial_and_shuffled(tiny_model, built):
-    from r1track.training.pair_eval import evaluate_pairs, trivial_box
+    from datasets import load_from_disk
 
-    box = trivial_box("... bounding box [10,20,50,40] in the first image ...", 112)
+    from r1track.training.pair_eval import evaluate_pairs, template_box, trivial_box
+
+    box = trivial_box([10, 20, 50, 40], 112)
     assert box.tolist() == [36.0, 46.0, 76.0, 66.0]  # 40 x 20, centred in 112 x 112
+    row = load_from_disk(str(built))["validation"][0]
+    assert template_box(row) == [float(v) for v in row["template_boxes"][0]]
+    # datasets built before the template_boxes column: the box is read from the 5k prompt text
+    old = {"prompt": row["prompt"]}
+    assert template_box(old) == [float(v) for v in row["template_boxes"][0]]
     report = evaluate_pairs(str(tiny_model), str(built), limit=8, batch=4)
     assert report["pairs"] == 8 and report["parsed"] == 0.0 and report["miou"] == 0.0
     assert 0.0 < report["trivial_miou"] < 1.0  # the random model finds nothing; the prior does
@@ -428,3 +435,43 @@ def test_model_freeze_keeps_matching_weights(tiny_model, built, tmp_path, capsys
     bad = tmp_path / "bad"
     assert _train("sft", tiny_model, built, bad, *args, "model.freeze=[no.such.module]") == 2
     assert "matches no parameter" in capsys.readouterr().err
+
+
+def test_train_vision_trains_only_the_tower_and_centres_its_tokens(
+    tiny_model, got_train, built, tmp_path, capsys
+):
+    import torch
+    from datasets import load_from_disk
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from r1track.backends.processor import load_processor
+    from r1track.training.vision import search_pixels, visual_tokens
+
+    one_size = tmp_path / "data112"
+    config = BuildConfig(
+        "got10k",
+        str(got_train),
+        num_samples=40,
+        val_fraction=0.25,
+        sampling=SamplingConfig(sizes=(112,), max_gap=5),
+    )
+    build_dataset(config, one_size, workers=1, progress=False)
+    out = tmp_path / "vision"
+    args = ["train", "vision", "--config", str(CONFIGS / "nano" / "vision.yaml")]
+    common = [f"model.path={tiny_model}", f"output_dir={out}", "optim.max_steps=6"]
+    assert main([*args, *common, f"data.path={built}", "logging.logging_steps=3"]) == 2
+    assert "differ in size" in capsys.readouterr().err  # 112 and 224 px crops in one dataset
+    assert main([*args, *common, f"data.path={one_size}", "logging.logging_steps=3"]) == 0
+    log = capsys.readouterr().err
+    assert "vision step 3/6" in log and "vision step 6/6" in log and "centred" in log
+    changed = _changed(tiny_model, out)
+    assert changed and all(k.startswith("visual.") for k in changed)  # the language model is kept
+    assert json.loads((out / "r1track_train.json").read_text())["metrics"]["heldout_r2_box"]
+    # centring: over the rows it was set on, visual tokens average to zero, deviation norm 1
+    rows = load_from_disk(str(one_size))["train"]
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(out).eval()
+    pixels, grid = search_pixels(load_processor(out), rows)
+    with torch.no_grad():
+        tokens = visual_tokens(model, pixels, grid).view(-1, model.config.text_config.hidden_size)
+    assert float(tokens.mean(0).norm()) < 1e-3
+    assert abs(float((tokens - tokens.mean(0)).norm(dim=-1).mean()) - 1.0) < 1e-3

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from r1track.errors import R1TrackError, UserError
+from r1track.prompts import PROMPT_VARIANTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,7 +69,7 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     )
     # These four default to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
     p.add_argument(
-        "--prompt", choices=("5k", "100k"), help="prompt the checkpoint was trained on (5k)"
+        "--prompt", choices=PROMPT_VARIANTS, help="prompt the checkpoint was trained on (5k)"
     )
     p.add_argument(
         "--think",
@@ -410,9 +411,11 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from r1track.training.config import load_config
     from r1track.training.trainers import run_grpo, run_sft
+    from r1track.training.vision import run_vision
 
     config = load_config(args.config, args.overrides)
-    out = (run_sft if args.algorithm == "sft" else run_grpo)(config)
+    run = {"sft": run_sft, "grpo": run_grpo, "vision": run_vision}[args.algorithm]
+    out = run(config)
     if os.environ.get("RANK", "0") == "0":  # once, also under torchrun / accelerate launch
         print(f"checkpoint: {out}/ (r1track track --model {out})", file=sys.stderr)
     return 0
@@ -522,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--num-samples", type=int, required=True)
     build.add_argument("--sizes", default="336", help="crop sizes, e.g. 336 or 112,224,336,448")
     build.add_argument("--images", type=int, choices=(2, 3), default=2, help="3: two templates")
-    build.add_argument("--prompt", choices=("5k", "100k"), default="5k")
+    build.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
     build.add_argument("--think", action="store_true", help="think prompt and <answer> targets")
     build.add_argument(
         "--val-fraction", type=float, default=0.05, help="share of sequences held out"
@@ -577,8 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
     synth.set_defaults(func=_cmd_data_synth)
 
-    train = commands.add_parser("train", help="fine-tune with TRL: sft or grpo")
-    train.add_argument("algorithm", choices=("sft", "grpo"))
+    train = commands.add_parser(
+        "train", help="fine-tune with TRL (sft, grpo); vision: warm up a from-scratch tower"
+    )
+    train.add_argument("algorithm", choices=("sft", "grpo", "vision"))
     train.add_argument("--config", required=True, help="YAML config (see configs/)")
     train.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="e.g. optim.learning_rate=1e-6"
@@ -594,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--size",
         choices=("tiny", "small", "nano"),
         default="tiny",
-        help="small: 27M parameters (speed measurements); nano: 5.5M (r1track-nano's start)",
+        help="small: 27M parameters (speed measurements); nano: 7.4M (r1track-nano's start)",
     )
     tiny.set_defaults(func=_cmd_tiny_model)
     bundle = dev_commands.add_parser(
@@ -604,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("out", help="output directory (replaced)")
     bundle.add_argument("--crop-size", type=int, required=True)
     bundle.add_argument("--context", type=float, required=True)
-    bundle.add_argument("--prompt", choices=("5k", "100k"), default="5k")
+    bundle.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
     bundle.add_argument("--think", action="store_true")
     bundle.add_argument("--coord-tint", type=float, default=0.0)
     bundle.set_defaults(func=_cmd_bundle)

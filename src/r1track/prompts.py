@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-PromptVariant = Literal["5k", "100k"]
+PromptVariant = Literal["5k", "100k", "nano"]
 
 # `{box}` is the template box in template-crop pixels, rendered by `format_box`.
 TRACKING_TEMPLATES: dict[str, str] = {
@@ -29,7 +29,13 @@ TRACKING_TEMPLATES: dict[str, str] = {
         "2. Re-locate this target in <image_2>;\n"
         "3. Return [x_min, y_min, x_max, y_max] coordinates of the target in <image_2>."
     ),
+    # r1track-nano (trained from scratch by `make nano`): no box in the text. The template crop is
+    # centred on the target at a known scale, so the image alone says what to follow; a model
+    # trained from scratch copies a box it is given in text and never learns to read the images
+    # (benchmarks/nano.md, experiment 8).
+    "nano": "track",
 }
+PROMPT_VARIANTS: tuple[str, ...] = tuple(TRACKING_TEMPLATES)
 
 # Think variants put this before the task text, joined by one space.
 THINK_INSTRUCTION = (
@@ -56,10 +62,16 @@ def format_box(box_xyxy) -> str:
     return "[" + ",".join(str(round(float(v))) for v in box_xyxy) + "]"
 
 
+def _check_variant(variant: str) -> None:
+    if variant not in PROMPT_VARIANTS:
+        raise ValueError(
+            f"unknown prompt variant {variant!r}; expected one of {', '.join(PROMPT_VARIANTS)}"
+        )
+
+
 def tracking_prompt(template_box_xyxy, variant: PromptVariant = "5k", think: bool = False) -> str:
     """The per-video task text: it depends only on the template box, so it is fixed per video."""
-    if variant not in TRACKING_TEMPLATES:
-        raise ValueError(f"unknown prompt variant {variant!r}; expected one of 5k, 100k")
+    _check_variant(variant)
     text = TRACKING_TEMPLATES[variant].format(box=format_box(template_box_xyxy))
     return f"{THINK_INSTRUCTION} {text}" if think else text
 
@@ -79,6 +91,7 @@ TWO_TEMPLATE_TEMPLATES: dict[str, str] = {
         "2. Re-locate this target in <image_3>;\n"
         "3. Return [x_min, y_min, x_max, y_max] coordinates of the target in <image_3>."
     ),
+    "nano": "track",
 }
 
 
@@ -89,8 +102,7 @@ def task_prompt(template_boxes, variant: PromptVariant = "5k", think: bool = Fal
         return tracking_prompt(boxes[0], variant, think)
     if len(boxes) != 2:
         raise ValueError(f"one or two template boxes, got {len(boxes)}")
-    if variant not in TWO_TEMPLATE_TEMPLATES:
-        raise ValueError(f"unknown prompt variant {variant!r}; expected one of 5k, 100k")
+    _check_variant(variant)
     text = TWO_TEMPLATE_TEMPLATES[variant].format(
         box1=format_box(boxes[0]), box2=format_box(boxes[1])
     )

@@ -37,6 +37,7 @@ from r1track.geometry import (
 from r1track.prompts import (
     GROUNDING_MAX_NEW_TOKENS,
     MAX_NEW_TOKENS,
+    PROMPT_VARIANTS,
     STOP_STRINGS,
     PromptVariant,
     grounding_prompt,
@@ -63,7 +64,7 @@ class TrackerConfig:
     search_factor: float = 4.0
     """Search crop side = ceil(sqrt(w*h) * search_factor) around the last box."""
     prompt: PromptVariant = "5k"
-    """Task text the checkpoint was trained on: `5k` or `100k`."""
+    """Task text the checkpoint was trained on: `5k` or `100k` (R1-Track), `nano` (r1track-nano)."""
     think: bool = False
     """Ask for `<think>...</think><answer>...</answer>` (think checkpoints)."""
     max_new_tokens: int | None = None
@@ -81,8 +82,11 @@ class TrackerConfig:
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise UserError(f"{name.replace('_', ' ')} must be positive, got {value}")
-        if self.prompt not in ("5k", "100k"):
-            raise UserError(f"unknown prompt variant {self.prompt!r}; expected 5k or 100k")
+        if self.prompt not in PROMPT_VARIANTS:
+            raise UserError(
+                f"unknown prompt variant {self.prompt!r}; expected one of "
+                + ", ".join(PROMPT_VARIANTS)
+            )
         if not 0 <= self.coord_tint < 1:
             raise UserError(f"coord tint must be in [0, 1), got {self.coord_tint}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:

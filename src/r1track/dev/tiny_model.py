@@ -97,20 +97,20 @@ SIZES = {
     "small": TinyModelConfig(
         text_hidden=512, text_layers=8, text_heads=8, vision_hidden=256, vision_depth=8
     ),
-    # The starting point of r1track-nano (~5.1M parameters, ~20 MB in fp32). With Qwen's rotary base
-    # 1e6 and 64-dim heads, the height and width sections get frequencies below 0.006 rad per step,
-    # so the language model cannot tell the 4 x 4 visual tokens of a 112 px crop apart by position.
-    # Base 10 with sections (8, 12, 12) turns a step in height by 0.26-0.56 rad and in width by
-    # 0.11-0.24 rad. The merger's output starts at the size of the text embeddings (~0.3).
+    # The starting point of r1track-nano (~7.4M parameters, ~29 MB in fp32): one visual token per
+    # 112 px crop (merge 8), so where the target is must be in what the token says, not in which
+    # token says it; a from-scratch decoder did not learn to compare 4 x 4 token grids by position
+    # in 53k pairs (benchmarks/nano.md, experiments 1-8). `r1track train vision` then teaches the
+    # tower the position and centres its tokens before SFT.
     "nano": TinyModelConfig(
         text_hidden=256,
         text_layers=4,
         text_heads=4,
-        vision_hidden=192,
+        vision_hidden=32,
         vision_depth=4,
-        rope_theta=10.0,
-        mrope_section=(8, 12, 12),
+        vision_heads=2,
         visual_scale=0.1,
+        merge_size=8,
     ),
 }
 

@@ -115,6 +115,20 @@ class GRPOSection:
 
 
 @dataclass
+class VisionSection:
+    """`r1track train vision` (r1track.training.vision): box regression, then centring."""
+
+    pairs: int = 8000
+    """Training pairs whose search images are held in memory for the regression."""
+    eval_pairs: int = 300
+    """Validation pairs for the held-out R^2 printed every logging.logging_steps."""
+    centre_pairs: int = 400
+    """Training pairs whose visual tokens set the centring."""
+    head_scale: float = 10.0
+    """Visual tokens are multiplied by this before the linear head (they start small)."""
+
+
+@dataclass
 class TrainConfig:
     output_dir: str = ""
     resume: bool = True
@@ -126,6 +140,7 @@ class TrainConfig:
     logging: LoggingSection = field(default_factory=LoggingSection)
     sft: SFTSection = field(default_factory=SFTSection)
     grpo: GRPOSection = field(default_factory=GRPOSection)
+    vision: VisionSection = field(default_factory=VisionSection)
 
 
 def _coerce(value, annotation, key: str):

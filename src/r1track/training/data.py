@@ -3,7 +3,8 @@
 Rows are conversational: `prompt` (one user turn: image placeholders, then the task text from
 `r1track.prompts`, the same text the tracker sends), `completion` (the answer, for SFT), `images`
 (2 or 3 crops, JPEG), `solution` (search box, integer `[x1,y1,x2,y2]` in crop pixels; GRPO passes it
-to the rewards) and provenance (`sequence`, `frames`, `size`).
+to the rewards), `template_boxes` (each template's box in its crop, as the 5k/100k prompts show it)
+and provenance (`sequence`, `frames`, `size`).
 
 Deterministic for a seed whatever the number of workers: sample i draws from its own random
 generator seeded by (seed, i). The validation split holds out whole sequences.
@@ -59,6 +60,7 @@ def _features():
             "completion": List(message),
             "images": List(Image()),
             "solution": List(Value("int32")),
+            "template_boxes": List(List(Value("int32"))),
             "sequence": Value("string"),
             "frames": List(Value("int32")),
             "size": Value("int32"),
@@ -121,6 +123,7 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
         ],
         "images": [_jpeg(im) for im in sample.images],
         "solution": sample.solution,
+        "template_boxes": sample.template_boxes,
         "sequence": sample.sequence,
         "frames": sample.frames,
         "size": sample.size,

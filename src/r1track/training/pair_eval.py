@@ -19,9 +19,20 @@ from r1track.geometry import iou_xyxy
 _BOX = re.compile(r"\[(\d+),(\d+),(\d+),(\d+)\]")
 
 
-def trivial_box(prompt_text: str, size: int) -> np.ndarray:
-    """The template box of the prompt, centred in a `size` x `size` search crop."""
-    x1, y1, x2, y2 = (float(v) for v in _BOX.search(prompt_text).groups())
+def template_box(row: dict) -> list[float]:
+    """A row's (first) template box: its `template_boxes` column, or for datasets built before
+    that column existed, the box written in its prompt text."""
+    if row.get("template_boxes"):
+        return [float(v) for v in row["template_boxes"][0]]
+    match = _BOX.search(row["prompt"][0]["content"][-1]["text"])
+    if match is None:
+        raise ValueError("the row has no template_boxes column and no box in its prompt")
+    return [float(v) for v in match.groups()]
+
+
+def trivial_box(box_xyxy, size: int) -> np.ndarray:
+    """The template box, centred in a `size` x `size` search crop."""
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
     w, h = x2 - x1, y2 - y1
     return np.array([size / 2 - w / 2, size / 2 - h / 2, size / 2 + w / 2, size / 2 + h / 2])
 
@@ -67,8 +78,8 @@ def evaluate_pairs(
     trivial = float(
         np.mean(
             [
-                iou_xyxy(trivial_box(t, r["size"]), s)
-                for t, r, s in zip(texts, rows, solutions, strict=True)
+                iou_xyxy(trivial_box(template_box(r), r["size"]), s)
+                for r, s in zip(rows, solutions, strict=True)
             ]
         )
     )

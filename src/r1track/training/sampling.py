@@ -108,7 +108,7 @@ class Sample:
     size: int
     images: list[Image.Image]
     template_boxes: list[list[int]]
-    """Template boxes in their crops' pixels, integers (what the prompt shows)."""
+    """Template boxes in their crops' pixels, integers (what the 5k and 100k prompts show)."""
     solution: list[int]
     """Search box in search-crop pixels, integers `[x1, y1, x2, y2]`."""
 

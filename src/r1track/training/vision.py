@@ -1,0 +1,159 @@
+"""`r1track train vision`: give a from-scratch vision tower its first sense of position (nano).
+
+A language model trained from scratch does not learn to read a random vision tower's tokens:
+they differ little between images, and what differs is a small offset on one large shared vector
+that RMSNorm mostly keeps (benchmarks/nano.md, experiment 8). This stage fixes both before SFT:
+
+1. regression: the tower, with a throw-away linear head on its visual tokens, learns to regress
+   the search box `(x1, y1, x2, y2) / crop size` by mean squared error (the language model is not
+   involved), so that its tokens carry where the target is;
+2. centring: the merger's output layer is rescaled so that visual tokens of the training search
+   images have mean zero and mean deviation norm 1, so that what the language model sees is the
+   difference between images.
+
+Its config is a training YAML (`configs/nano/vision.yaml`): model.path, data.path (a `data build`
+dataset with one crop size), output_dir, optim (learning_rate, max_steps, per-device batch size,
+seed), logging.logging_steps (held-out R^2 printed every N steps) and the `vision` section. It is
+minutes on a CPU for nano and keeps no intermediate checkpoints: an interrupted run starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from r1track.errors import UserError
+from r1track.training.config import TrainConfig
+from r1track.training.trainers import TRAIN_INFO, load_data
+
+
+def search_pixels(processor, rows):
+    """Pixel patches of each row's search image, (rows, patches, dim), and one image's grid."""
+    batch = processor.image_processor(images=[r[-1] for r in rows["images"]], return_tensors="pt")
+    grid = batch["image_grid_thw"]
+    if not bool((grid == grid[0]).all()):
+        raise UserError("search images differ in size: build the dataset with one --sizes value")
+    pixels = batch["pixel_values"]
+    return pixels.view(len(grid), -1, pixels.shape[-1]), grid[:1]
+
+
+def visual_tokens(model, pixels, grid):
+    """Visual tokens of same-size images, flattened per image: (images, tokens * hidden)."""
+    n = pixels.shape[0]
+    out = model.model.visual(pixels.reshape(-1, pixels.shape[-1]), grid_thw=grid.repeat(n, 1))
+    return out.pooler_output.reshape(n, -1)
+
+
+def r2_score(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Coefficient of determination per output column."""
+    return 1 - ((pred - target) ** 2).sum(0) / ((target - target.mean(0)) ** 2).sum(0)
+
+
+def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarray:
+    """Step 1: train the tower (and a linear head) to regress the search box. Returns the final
+    held-out R^2 of x1, y1, x2, y2."""
+    import torch
+
+    v, o = config.vision, config.optim
+    torch.manual_seed(o.seed)
+    train = train.select(range(min(v.pairs, len(train))))
+    x_train, grid = search_pixels(processor, train)
+    x_val, _ = search_pixels(processor, val)
+    size = float(train[0]["size"])
+    y_train = torch.tensor(train["solution"], dtype=torch.float32) / size
+    y_val = np.array(val["solution"], dtype=np.float64) / size
+    tower = model.model.visual
+    for param in tower.parameters():
+        param.requires_grad = True
+    head = torch.nn.LazyLinear(4)
+    with torch.no_grad():
+        head(visual_tokens(model, x_val[:1], grid))  # materialise the lazy head
+    optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=o.learning_rate)
+    rng = np.random.default_rng(o.seed)
+    t0 = time.perf_counter()
+    r2 = np.zeros(4)
+    for step in range(o.max_steps + 1):
+        if step % config.logging.logging_steps == 0 or step == o.max_steps:
+            tower.eval()
+            with torch.no_grad():
+                tokens = visual_tokens(model, x_val, grid) * v.head_scale
+                r2 = r2_score(head(tokens).numpy(), y_val)
+            tower.train()
+            elapsed = time.perf_counter() - t0
+            print(
+                f"vision step {step}/{o.max_steps} ({elapsed:.0f} s): held-out R^2 of the box "
+                f"{np.round(r2, 3).tolist()}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if step == o.max_steps:
+            break
+        idx = torch.as_tensor(rng.integers(0, len(x_train), o.per_device_train_batch_size))
+        pred = head(visual_tokens(model, x_train[idx], grid) * v.head_scale)
+        loss = ((pred - y_train[idx]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    tower.eval()
+    return r2
+
+
+def centre_tokens(model, processor, rows) -> tuple[float, float]:
+    """Step 2: rescale the merger's output layer so that the visual tokens of `rows`' search
+    images have mean zero and mean deviation norm 1. Returns the mean token's norm before and
+    after."""
+    import torch
+
+    pixels, grid = search_pixels(processor, rows)
+    last = model.model.visual.merger.mlp[-1]
+    with torch.no_grad():
+        tokens = visual_tokens(model.eval(), pixels, grid).view(-1, last.out_features)
+        mean = tokens.mean(0)
+        scale = 1.0 / (tokens - mean).norm(dim=-1).mean()
+        last.weight.mul_(scale)
+        last.bias.mul_(scale).sub_(mean * scale)
+        after = visual_tokens(model, pixels, grid).view(-1, last.out_features).mean(0)
+    return float(mean.norm()), float(after.norm())
+
+
+def run_vision(config: TrainConfig) -> Path:
+    """Both steps, then save the checkpoint (weights, processor, its other files) to output_dir."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from r1track.backends.hf import resolve_checkpoint
+    from r1track.backends.processor import load_processor, save_processor
+
+    if config.lora.enabled:
+        raise UserError("train vision trains the tower fully: lora.enabled must be false")
+    train, val = load_data(config)
+    if val is None or len(val) == 0:
+        raise UserError(f"data.path {config.data.path}: train vision needs a validation split")
+    val = val.select(range(min(config.vision.eval_pairs, len(val))))
+    base = resolve_checkpoint(config.model.path)
+    try:
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(base)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"could not load model {base!r}: {str(exc).splitlines()[0]}") from exc
+    processor = load_processor(base)
+    r2 = regress_boxes(model, processor, train, val, config)
+    centre_rows = train.select(range(min(config.vision.centre_pairs, len(train))))
+    before, after = centre_tokens(model, processor, centre_rows)
+    print(f"centred visual tokens: mean token norm {before:.3f} -> {after:.2e}", file=sys.stderr)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if Path(base).is_dir() and Path(base).resolve() != out.resolve():
+        for item in Path(base).iterdir():  # the checkpoint's other files (settings), not subfolders
+            if item.is_file():
+                shutil.copy2(item, out / item.name)
+    model.save_pretrained(out)
+    save_processor(processor, out)
+    metrics = {"heldout_r2_box": [round(float(x), 4) for x in r2], "mean_token_norm": before}
+    info = {"config": asdict(config), "metrics": metrics}
+    (out / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    return out
