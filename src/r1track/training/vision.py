@@ -12,9 +12,11 @@ that RMSNorm mostly keeps (benchmarks/nano.md, experiment 8). This stage fixes b
    difference between images.
 
 Its config is a training YAML (`configs/nano/vision.yaml`): model.path, data.path (a `data build`
-dataset with one crop size), output_dir, optim (learning_rate, max_steps, per-device batch size,
-seed), logging.logging_steps (held-out R^2 printed every N steps) and the `vision` section. It is
-minutes on a CPU for nano and keeps no intermediate checkpoints: an interrupted run starts over.
+dataset with one crop size), output_dir, optim (learning_rate, lr_scheduler_type cosine or
+constant, warmup_ratio, max_steps, per-device batch size, seed), logging.logging_steps (held-out
+R^2 printed every N steps) and the `vision` section. Each batch is decoded when drawn, so every
+training pair is used at little memory. It takes minutes on a CPU for nano and keeps no
+intermediate checkpoints: an interrupted run starts over.
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ def r2_score(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return 1 - ((pred - target) ** 2).sum(0) / ((target - target.mean(0)) ** 2).sum(0)
 
 
+def scheduler_step(optimizer, step: int, optim) -> None:
+    """Set the learning rate for `step`: constant, or cosine decay to 0 (optim.lr_scheduler_type),
+    after a linear warmup over optim.warmup_ratio of the steps."""
+    warmup = int(optim.warmup_ratio * optim.max_steps)
+    if step < warmup:
+        factor = (step + 1) / warmup
+    elif optim.lr_scheduler_type == "cosine":
+        factor = 0.5 * (1 + np.cos(np.pi * (step - warmup) / max(1, optim.max_steps - warmup)))
+    else:
+        factor = 1.0
+    for group in optimizer.param_groups:
+        group["lr"] = optim.learning_rate * factor
+
+
 def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarray:
     """Step 1: train the tower (and a linear head) to regress the search box. Returns the final
     held-out R^2 of x1, y1, x2, y2."""
@@ -62,11 +78,8 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
 
     v, o = config.vision, config.optim
     torch.manual_seed(o.seed)
-    train = train.select(range(min(v.pairs, len(train))))
-    x_train, grid = search_pixels(processor, train)
-    x_val, _ = search_pixels(processor, val)
-    size = float(train[0]["size"])
-    y_train = torch.tensor(train["solution"], dtype=torch.float32) / size
+    x_val, grid = search_pixels(processor, val)
+    size = float(val[0]["size"])
     y_val = np.array(val["solution"], dtype=np.float64) / size
     tower = model.model.visual
     for param in tower.parameters():
@@ -94,9 +107,15 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
             )
         if step == o.max_steps:
             break
-        idx = torch.as_tensor(rng.integers(0, len(x_train), o.per_device_train_batch_size))
-        pred = head(visual_tokens(model, x_train[idx], grid) * v.head_scale)
-        loss = ((pred - y_train[idx]) ** 2).mean()
+        # each batch is decoded when drawn: any number of pairs, little memory
+        batch = train[rng.integers(0, len(train), o.per_device_train_batch_size).tolist()]
+        x, batch_grid = search_pixels(processor, batch)
+        if not bool((batch_grid == grid).all()):
+            raise UserError("train and validation crops differ in size: use one --sizes value")
+        y = torch.tensor(batch["solution"], dtype=torch.float32) / size
+        pred = head(visual_tokens(model, x, grid) * v.head_scale)
+        loss = ((pred - y) ** 2).mean()
+        scheduler_step(optimizer, step, o)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -131,6 +150,8 @@ def run_vision(config: TrainConfig) -> Path:
 
     if config.lora.enabled:
         raise UserError("train vision trains the tower fully: lora.enabled must be false")
+    if config.optim.lr_scheduler_type not in ("cosine", "constant"):
+        raise UserError("train vision: optim.lr_scheduler_type must be cosine or constant")
     train, val = load_data(config)
     if val is None or len(val) == 0:
         raise UserError(f"data.path {config.data.path}: train vision needs a validation split")
