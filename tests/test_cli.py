@@ -13,6 +13,7 @@ import pytest
 from conftest import decode_request
 from r1track.backends.base import GenerationRequest
 from r1track.cli import main
+from r1track.errors import UserError
 
 
 def run_cli(*args, cwd=None):
@@ -284,18 +285,14 @@ def test_checkpoint_settings_are_used_unless_a_flag_overrides(tiny_model, synth_
     assert proc.returncode == 0, proc.stderr  # the flag wins
 
 
-def test_bundled_model_name_is_a_clear_error_until_it_ships(synth_video, tmp_path):
-    from r1track.models import BUNDLED
+def test_a_bundled_model_missing_from_the_build_is_a_clear_error(tmp_path, monkeypatch):
+    from r1track import models
 
-    if (BUNDLED["nano"] / "config.json").is_file():
-        pytest.skip("nano is bundled in this build")
-    video, _ = synth_video
-    proc = run_cli("track", video, "--bbox", "1,1,5,5", "--model", "nano", "--out", tmp_path / "o")
-    assert proc.returncode == 2
-    assert (
-        proc.stderr.strip()
-        == "r1track: error: the bundled model 'nano' is not in this build of r1track yet"
-    )
+    monkeypatch.setitem(models.BUNDLED, "nano", tmp_path / "not-built")
+    with pytest.raises(UserError) as err:
+        models.resolve_model("nano")
+    assert str(err.value) == "the bundled model 'nano' is not in this build of r1track yet"
+    assert models.resolve_model("some/dir") == "some/dir"  # other names pass through
 
 
 def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, tmp_path):
