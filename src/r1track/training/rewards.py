@@ -216,9 +216,10 @@ def giou_reward(completions, solution, **kwargs):
 def giou_l1_reward(completions, solution, size=None, **kwargs):
     """r1track's own variant: mean of GIoU and a coordinate term `1 - mean|box - solution| /
     (size / 4)` (clipped at -1), -1 when no box is found; `size` is the crop side (the dataset's
-    column; without it the solution box's longer side stands in for size / 4). A detector's GIoU + L1 pairing: under an uncertain centre, (G)IoU alone pays more for
-    a larger box, and a tracker that feeds its answer back compounds that into a growing box
-    (benchmarks/nano.md, experiment 9); the L1 term is best at the true size.
+    column; without it the solution box's longer side stands in for size / 4). A detector's
+    GIoU + L1 pairing: under an uncertain centre, (G)IoU alone pays more for a larger box, and a
+    tracker that feeds its answer back compounds that into a growing box (benchmarks/nano.md,
+    experiment 9); the L1 term alone is best at the true size.
 
     >>> giou_l1_reward(["[0,0,10,10]", "[0,0,14,14]", "x"], [[0, 0, 10, 10]] * 3, size=[40] * 3)
     [1.0, 0.655102, -1.0]
