@@ -119,6 +119,8 @@ class GRPOSection:
 class VisionSection:
     """`r1track train vision` (r1track.training.vision): box regression, then centring."""
 
+    pairs: int = 8000
+    """The first N training pairs, whose search images are held in memory for the regression."""
     eval_pairs: int = 300
     """Validation pairs for the held-out R^2 printed every logging.logging_steps."""
     centre_pairs: int = 400
