@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from r1track.geometry import iou_xyxy, xywh_to_xyxy
+from r1track.evaluation.metrics import xywh_iou
 from r1track.models import BUNDLED, SETTINGS_FILE
 
 NANO = BUNDLED["nano"]
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 def _ao(boxes_xywh: np.ndarray, truth_xywh: np.ndarray) -> float:
     """Mean IoU over frames 1.. (frame 0 is the given box)."""
-    pairs = zip(boxes_xywh[1:], truth_xywh[1:], strict=True)
-    return float(np.mean([iou_xyxy(xywh_to_xyxy(b), xywh_to_xyxy(t)) for b, t in pairs]))
+    return float(xywh_iou(boxes_xywh[1:], truth_xywh[1:]).mean())
 
 
 def test_nano_is_small_and_carries_its_settings():

@@ -461,6 +461,9 @@ def test_train_vision_trains_only_the_tower_and_centres_its_tokens(
     common = [f"model.path={tiny_model}", f"output_dir={out}", "optim.max_steps=6"]
     assert main([*args, *common, f"data.path={built}", "logging.logging_steps=3"]) == 2
     assert "differ in size" in capsys.readouterr().err  # 112 and 224 px crops in one dataset
+    bad = [f"data.path={one_size}", "optim.lr_scheduler_type=nope"]
+    assert main([*args, *common, *bad]) == 2
+    assert "optim.lr_scheduler_type" in capsys.readouterr().err
     assert main([*args, *common, f"data.path={one_size}", "logging.logging_steps=3"]) == 0
     log = capsys.readouterr().err
     assert "vision step 3/6" in log and "vision step 6/6" in log and "centred" in log

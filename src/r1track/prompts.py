@@ -91,7 +91,7 @@ TWO_TEMPLATE_TEMPLATES: dict[str, str] = {
         "2. Re-locate this target in <image_3>;\n"
         "3. Return [x_min, y_min, x_max, y_max] coordinates of the target in <image_3>."
     ),
-    "nano": "track",
+    "nano": TRACKING_TEMPLATES["nano"],  # no boxes: the same text for one template or two
 }
 
 

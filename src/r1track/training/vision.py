@@ -12,11 +12,11 @@ that RMSNorm mostly keeps (benchmarks/nano.md, experiment 8). This stage fixes b
    difference between images.
 
 Its config is a training YAML (`configs/nano/vision.yaml`): model.path, data.path (a `data build`
-dataset with one crop size), output_dir, optim (learning_rate, lr_scheduler_type cosine or
-constant, warmup_ratio, max_steps, per-device batch size, seed), logging.logging_steps (held-out
-R^2 printed every N steps) and the `vision` section. It holds `vision.pairs` search images in
-memory (8000 at 112 px: ~2.4 GB), takes minutes on a CPU for nano and keeps no intermediate
-checkpoints: an interrupted run starts over.
+dataset with one crop size), output_dir, optim (learning_rate, lr_scheduler_type and
+warmup_ratio as transformers names them, max_steps, per-device batch size, seed),
+logging.logging_steps (held-out R^2 printed every N steps) and the `vision` section. It holds
+`vision.pairs` search images in memory (8000 at 112 px: ~2.4 GB), takes minutes on a CPU for nano
+and keeps no intermediate checkpoints: an interrupted run starts over.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 from r1track.errors import UserError
 from r1track.training.config import TrainConfig
-from r1track.training.trainers import TRAIN_INFO, load_data
+from r1track.training.trainers import TRAIN_INFO, load_data, load_model
 
 
 def search_pixels(processor, rows):
@@ -57,18 +57,19 @@ def r2_score(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return 1 - ((pred - target) ** 2).sum(0) / ((target - target.mean(0)) ** 2).sum(0)
 
 
-def scheduler_step(optimizer, step: int, optim) -> None:
-    """Set the learning rate for `step`: constant, or cosine decay to 0 (optim.lr_scheduler_type),
-    after a linear warmup over optim.warmup_ratio of the steps."""
-    warmup = int(optim.warmup_ratio * optim.max_steps)
-    if step < warmup:
-        factor = (step + 1) / warmup
-    elif optim.lr_scheduler_type == "cosine":
-        factor = 0.5 * (1 + np.cos(np.pi * (step - warmup) / max(1, optim.max_steps - warmup)))
-    else:
-        factor = 1.0
-    for group in optimizer.param_groups:
-        group["lr"] = optim.learning_rate * factor
+def _scheduler(optimizer, optim):
+    """transformers' learning-rate schedule by name, as the SFT and GRPO trainers use it."""
+    from transformers import get_scheduler
+
+    try:
+        return get_scheduler(
+            optim.lr_scheduler_type,
+            optimizer,
+            num_warmup_steps=int(optim.warmup_ratio * optim.max_steps),
+            num_training_steps=optim.max_steps,
+        )
+    except ValueError as exc:
+        raise UserError(f"optim.lr_scheduler_type: {str(exc).splitlines()[0]}") from exc
 
 
 def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarray:
@@ -94,6 +95,7 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
     with torch.no_grad():
         head(visual_tokens(model, x_val[:1], grid))  # materialise the lazy head
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=o.learning_rate)
+    scheduler = _scheduler(optimizer, o)
     rng = np.random.default_rng(o.seed)
     t0 = time.perf_counter()
     r2 = np.zeros(4)
@@ -116,10 +118,10 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
         idx = torch.as_tensor(rng.integers(0, len(x_train), o.per_device_train_batch_size))
         pred = head(visual_tokens(model, x_train[idx], grid) * v.head_scale)
         loss = ((pred - y_train[idx]) ** 2).mean()
-        scheduler_step(optimizer, step, o)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        scheduler.step()
     tower.eval()
     return r2
 
@@ -144,24 +146,15 @@ def centre_tokens(model, processor, rows) -> tuple[float, float]:
 
 def run_vision(config: TrainConfig) -> Path:
     """Both steps, then save the checkpoint (weights, processor, its other files) to output_dir."""
-    from transformers import Qwen2_5_VLForConditionalGeneration
-
-    from r1track.backends.hf import resolve_checkpoint
     from r1track.backends.processor import load_processor, save_processor
 
     if config.lora.enabled:
         raise UserError("train vision trains the tower fully: lora.enabled must be false")
-    if config.optim.lr_scheduler_type not in ("cosine", "constant"):
-        raise UserError("train vision: optim.lr_scheduler_type must be cosine or constant")
     train, val = load_data(config)
     if val is None or len(val) == 0:
         raise UserError(f"data.path {config.data.path}: train vision needs a validation split")
     val = val.select(range(min(config.vision.eval_pairs, len(val))))
-    base = resolve_checkpoint(config.model.path)
-    try:
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(base)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"could not load model {base!r}: {str(exc).splitlines()[0]}") from exc
+    model, base = load_model(config)  # regress_boxes makes the whole tower trainable
     processor = load_processor(base)
     r2 = regress_boxes(model, processor, train, val, config)
     centre_rows = train.select(range(min(config.vision.centre_pairs, len(train))))
