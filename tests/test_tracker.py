@@ -11,7 +11,7 @@ from r1track.backends.base import PixelLimits
 from r1track.errors import UserError
 from r1track.geometry import iou_xyxy, xywh_to_xyxy
 from r1track.prompts import parse_box, tracking_prompt
-from r1track.tracker import GroundingError, Tracker, TrackerConfig
+from r1track.tracker import GroundingError, Tracker, TrackerConfig, damp_size
 
 
 def test_tracks_a_moving_target_through_crop_and_back(scripted):
@@ -195,3 +195,40 @@ def test_coord_tint_reaches_every_image_the_model_sees(scripted):
             assert ramp_red[:, -1].mean() - ramp_red[:, 0].mean() > 200
     with pytest.raises(UserError, match="coord tint"):
         TrackerConfig(coord_tint=1.5)
+
+
+def test_damp_size_moves_the_size_part_way_in_log_space():
+    prev = np.array([10.0, 10.0, 20.0, 20.0])
+    answered = np.array([50.0, 50.0, 80.0, 20.0])  # centre (90, 60), 4x wider
+    frame = (400, 300)
+    assert np.array_equal(damp_size(prev, answered, 1.0, frame), answered)
+    # half way in log space: sqrt(20 * 80) = 40 wide, about the answer's centre
+    assert np.allclose(damp_size(prev, answered, 0.5, frame), [70, 50, 40, 20])
+    assert np.allclose(damp_size(prev, answered, 0.0, frame), [80, 50, 20, 20])
+    # a kept size that leaves the frame is clipped to it
+    edge = np.array([390.0, 0.0, 10.0, 10.0])
+    assert np.allclose(damp_size(np.array([0.0, 0, 40, 40]), edge, 0.0, frame), [375, 0, 25, 25])
+    with pytest.raises(UserError, match="scale lr"):
+        TrackerConfig(scale_lr=1.5)
+
+
+def test_scale_lr_stops_a_growing_answer_from_compounding(scripted):
+    frames, boxes = moving_square_video(8)
+    init = boxes[0].copy()
+    init[2:] -= init[:2]
+
+    def grows(request):
+        # centred on the target, 1.25x the side the last box has in the search crop (112 / 4)
+        x1, y1, x2, y2 = parse_box(white_blob_oracle(request)).box
+        cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 1.25 * 28 / 2
+        return f"[{cx - half:.0f},{cy - half:.0f},{cx + half:.0f},{cy + half:.0f}]"
+
+    ious = {}
+    for scale_lr in (1.0, 0.0):
+        tracker = Tracker(scripted(grows), TrackerConfig(crop_size=112, scale_lr=scale_lr))
+        results = list(tracker.track(frames, init))
+        ious[scale_lr] = [
+            float(iou_xyxy(xywh_to_xyxy(r.box), gt)) for r, gt in zip(results, boxes, strict=True)
+        ]
+    assert ious[1.0][-1] < 0.2  # 25% per frame compounds through the crops
+    assert min(ious[0.0]) > 0.6  # the centre follows, the size stays the first box's

@@ -131,6 +131,57 @@ def test_data_build_crop_geometry_flags(got_train, tmp_path):
         assert abs(((x2 - x1) * (y2 - y1)) ** 0.5 - 112 / 3) <= 2
 
 
+def test_data_build_on_policy_pairs_from_a_tracker_run(got_train, tmp_path, capsys):
+    """--tracker-run: template from frame 0, search crop centred on the run's previous box."""
+    from datasets import load_from_disk
+
+    from r1track.datasets import load_dataset
+    from r1track.evaluation.layout import boxes_path
+
+    run = tmp_path / "run"
+    sequences = {s.name: s for s in load_dataset("got10k", got_train, "train")}
+    tracked = {}
+    for name, seq in sequences.items():  # a tracker that lags 6 px right, 4 px down, 20% large
+        boxes = seq.boxes.copy()
+        for i in range(1, len(boxes)):  # where the target is absent, the last box stays
+            if not (np.isfinite(boxes[i]).all() and (boxes[i, 2:] > 0).all()):
+                boxes[i] = boxes[i - 1]
+        boxes[:, :2] += [6, 4]
+        boxes[:, 2:] *= 1.2
+        tracked[name] = boxes
+        path = boxes_path(run, "got10k", name)
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(",".join(f"{v:.3f}" for v in b) + "\n" for b in boxes))
+    out = tmp_path / "onpolicy"
+    args = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--sizes", "112"]
+    flags = ["--context-range", "3,3", "--jitter", "0", "--num-samples", "10"]
+    assert main([*args, *flags, "--tracker-run", str(run), "--out", str(out)]) == 0
+    capsys.readouterr()
+    rows = load_from_disk(str(out))["train"]
+    for row in rows:
+        seq, (first, t) = sequences[row["sequence"]], row["frames"]
+        assert first == 0 and t >= 1 and seq.visible[t]
+        # where the true box of frame t lands in a crop centred on the run's box of frame t - 1
+        x, y, w, h = tracked[row["sequence"]][t - 1]
+        side = np.ceil(np.sqrt(w * h) * 3)
+        gx, gy, gw, gh = seq.boxes[t]
+        centre = 56 + (np.array([gx + gw / 2 - x - w / 2, gy + gh / 2 - y - h / 2])) * 112 / side
+        x1, y1, x2, y2 = row["solution"]
+        assert np.allclose([(x1 + x2) / 2, (y1 + y2) / 2], centre, atol=1.5)
+        assert np.allclose(_white_box(row["images"][1]), row["solution"], atol=3)
+        tx1, ty1, tx2, ty2 = row["template_boxes"][0]  # frame 0, centred on its true box
+        assert abs((tx1 + tx2) / 2 - 56) <= 1 and abs((ty1 + ty2) / 2 - 56) <= 1
+    boxes_path(run, "got10k", name).unlink()
+    for extra, message in (
+        (["--tracker-run", str(run)], f"no result for sequence {name}"),
+        (["--tracker-run", str(tmp_path / "none")], "no such directory"),
+        (["--tracker-run", str(run), "--images", "3"], "--images 2"),
+    ):
+        assert main([*args, *flags, *extra, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[-1], err
+
+
 def test_data_build_bad_inputs(got_train, tmp_path, capsys):
     base = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--num-samples", "4"]
     for extra, message in (
@@ -225,6 +276,29 @@ def test_rewards_take_conversational_completions_and_log_parts():
     assert logged["nothink/giou"] == pytest.approx(0.0) and logged["nothink/format"] == 0.5
     assert rewards.iou_reward(["[10,10,30,50]"], [GT]) == [pytest.approx(0.5)]
     assert rewards.format_reward([_think("[1,2,3,4]"), "[1,2,3,4]"], think=True) == [1.0, 0.0]
+
+
+def test_giou_size_reward_peaks_at_the_true_size_when_the_centre_is_uncertain():
+    # answers of one size whose centres scatter around the target's: GIoU alone pays best for a
+    # box larger than the target, the size term brings the best expected reward back to it
+    rng = np.random.default_rng(0)
+    shifts = rng.normal(0, 8, size=(400, 2))
+    truth = [40.0, 40.0, 60.0, 60.0]
+
+    def expected(reward, scale):
+        half = 10 * scale
+        answers = [
+            f"[{40 + dx + 10 - half},{40 + dy + 10 - half},{50 + dx + half},{50 + dy + half}]"
+            for dx, dy in shifts
+        ]
+        return float(np.mean(reward(answers, [truth] * len(answers))))
+
+    scales = [0.8, 0.9, 1.0, 1.1, 1.25, 1.5]
+    best = {
+        name: max(scales, key=lambda k: expected(fn, k))
+        for name, fn in (("giou", rewards.giou_reward), ("size", rewards.giou_size_reward))
+    }
+    assert best["giou"] > 1.0 and best["size"] == 1.0, best
 
 
 # -- config -------------------------------------------------------------------------------------

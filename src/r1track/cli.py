@@ -67,7 +67,7 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     p.add_argument(
         "--max-pixels", type=int, help="openai backend: the server processor's max_pixels"
     )
-    # These four default to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
+    # These default to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
     p.add_argument(
         "--prompt", choices=PROMPT_VARIANTS, help="prompt the checkpoint was trained on (5k)"
     )
@@ -84,6 +84,11 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         "--coord-tint",
         type=float,
         help="blend a coordinate ramp into the images, for checkpoints trained with it (0)",
+    )
+    p.add_argument(
+        "--scale-lr",
+        type=float,
+        help="share of each answer's size change the track takes, 0..1 (1: all of it)",
     )
     p.add_argument(
         "--no-template-reuse",
@@ -123,6 +128,7 @@ def _tracker_config(args: argparse.Namespace):
         prompt=chosen.get("prompt", defaults.prompt),
         think=chosen.get("think", defaults.think),
         coord_tint=chosen.get("coord_tint", defaults.coord_tint),
+        scale_lr=chosen.get("scale_lr", defaults.scale_lr),
     )
 
 
@@ -382,6 +388,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             jitter=args.jitter,
             coord_tint=args.coord_tint,
         ),
+        tracker_run=args.tracker_run,
     )
     info = build_dataset(config, out, workers=args.workers)
     for split, stats in info["stats"].items():
@@ -441,6 +448,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         template_factor=args.context,
         search_factor=args.context,
         coord_tint=args.coord_tint,
+        scale_lr=args.scale_lr,
     )
     out = bundle_checkpoint(
         args.checkpoint,
@@ -450,6 +458,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         prompt=args.prompt,
         think=args.think,
         coord_tint=args.coord_tint,
+        scale_lr=args.scale_lr,
     )
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
@@ -547,6 +556,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="blend a coordinate ramp into every crop (r1track-nano; reference: 0)",
     )
+    build.add_argument(
+        "--tracker-run",
+        help="an `r1track eval` run on this dataset and split: on-policy pairs (template = frame 0,"
+        " search crop centred on the run's previous box)",
+    )
     build.add_argument("--workers", type=int, default=1)
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(func=_cmd_data_build)
@@ -612,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
     bundle.add_argument("--think", action="store_true")
     bundle.add_argument("--coord-tint", type=float, default=0.0)
+    bundle.add_argument("--scale-lr", type=float, default=1.0)
     bundle.set_defaults(func=_cmd_bundle)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")

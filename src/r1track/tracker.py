@@ -74,6 +74,11 @@ class TrackerConfig:
     coord_tint: float = 0.0
     """Blend this much of a coordinate ramp into every image sent (`geometry.coord_tint`); only
     for checkpoints trained that way (r1track-nano), 0 (off) for R1-Track's."""
+    scale_lr: float = 1.0
+    """Share of the answer's size change the track takes each frame, in log space: the new side
+    is `old * (answered / old) ** scale_lr` (the centre always follows the answer). 1 takes the
+    answer as is (R1-Track); below 1 damps size drift that compounds through the crops, as
+    Siamese trackers do (SiamFC's scale_lr)."""
 
     def __post_init__(self) -> None:
         if self.crop_size < 28:
@@ -89,6 +94,8 @@ class TrackerConfig:
             )
         if not 0 <= self.coord_tint < 1:
             raise UserError(f"coord tint must be in [0, 1), got {self.coord_tint}")
+        if not 0 <= self.scale_lr <= 1:
+            raise UserError(f"scale lr must be in [0, 1], got {self.scale_lr}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise UserError(f"max new tokens must be positive, got {self.max_new_tokens}")
 
@@ -163,6 +170,24 @@ def check_init_box(bbox: Sequence[float], frame_size: tuple[int, int]) -> np.nda
     if area_xyxy(clip_xyxy(xywh_to_xyxy(box), width, height)) <= 0:
         raise UserError(f"box {_fmt(box)} lies entirely outside the {width}x{height} frame")
     return box
+
+
+def damp_size(
+    previous: np.ndarray, answered: np.ndarray, scale_lr: float, frame_size: tuple[int, int]
+) -> np.ndarray:
+    """The answered box `(x, y, w, h)` with its size moved only `scale_lr` of the way (in log
+    space) from the previous box's, about the answer's centre, clipped to the frame.
+
+    The clip can only shrink the box; when that leaves less than a pixel, the answer is kept.
+    """
+    if scale_lr >= 1:
+        return answered
+    size = previous[2:] * (answered[2:] / previous[2:]) ** scale_lr
+    centre = answered[:2] + answered[2:] / 2
+    box = clip_xyxy(np.concatenate([centre - size / 2, centre + size / 2]), *frame_size)
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        return answered
+    return xyxy_to_xywh(box)
 
 
 def _fmt(box: np.ndarray) -> str:
@@ -295,7 +320,7 @@ class Tracker:
             box, parsed, fallback = self._read_answer(answer, window, frame.size)
             state.frame_index += 1
             if fallback is None:
-                state.box = box
+                state.box = damp_size(state.box, box, self.config.scale_lr, frame.size)
             else:
                 state.counts[fallback] += 1
             results.append(

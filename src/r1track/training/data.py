@@ -6,6 +6,10 @@ Rows are conversational: `prompt` (one user turn: image placeholders, then the t
 to the rewards), `template_boxes` (each template's box in its crop, as the 5k/100k prompts show it)
 and provenance (`sequence`, `frames`, `size`).
 
+With `tracker_run` (an `r1track eval` run on the same dataset and split) the pairs are the
+tracker's own (on-policy): template from frame 0, search crop centred on the run's box of the
+previous frame, so training sees the drift and the recoveries that tracking produces.
+
 Deterministic for a seed whatever the number of workers: sample i draws from its own random
 generator seeded by (seed, i). The validation split holds out whole sequences.
 """
@@ -26,7 +30,12 @@ from r1track.datasets import load_dataset
 from r1track.datasets.base import Sequence
 from r1track.errors import UserError
 from r1track.prompts import PromptVariant, answer_text, chat_messages, task_prompt
-from r1track.training.sampling import SamplingConfig, draw_sample, usable_frames
+from r1track.training.sampling import (
+    SamplingConfig,
+    draw_sample,
+    draw_tracked_sample,
+    usable_frames,
+)
 
 BUILD_INFO = "r1track_build.json"
 CHUNK = 512  # rows held in memory before they are written to disk
@@ -45,6 +54,32 @@ class BuildConfig:
     val_fraction: float = 0.05
     seed: int = 0
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    tracker_run: str | None = None
+    """An `r1track eval` run directory on this dataset and split: pairs are drawn on-policy
+    (template = frame 0, search crop centred on the run's previous box). None: the recipe."""
+
+
+def read_tracked_boxes(run: str | Path, dataset: str, sequences: list[Sequence]):
+    """Each sequence's boxes from a tracker run, one finite `x, y, w, h` row per frame."""
+    from r1track.datasets.base import DatasetError, read_boxes
+    from r1track.evaluation.layout import boxes_path
+
+    run = Path(run)
+    if not run.is_dir():
+        raise UserError(f"--tracker-run {run}: no such directory")
+    tracked = []
+    for seq in sequences:
+        path = boxes_path(run, dataset, seq.name)
+        if not path.is_file():
+            raise UserError(f"--tracker-run {run}: no result for sequence {seq.name} ({path})")
+        try:
+            boxes = read_boxes(path, expected=len(seq.frame_files), allow_nan=False)
+        except DatasetError as exc:
+            raise UserError(f"--tracker-run: {exc}") from None
+        if (boxes[:, 2:] <= 0).any():
+            raise UserError(f"--tracker-run: {path}: a box with no width or height")
+        tracked.append(boxes)
+    return tracked
 
 
 def _features():
@@ -94,22 +129,27 @@ _STATE: dict = {}
 def _init_worker(config: BuildConfig) -> None:
     sequences = load_dataset(config.dataset, config.root, config.split)
     train, val = split_sequences(sequences, config.val_fraction, config.seed)
-    _STATE.update(
-        config=config,
-        pools={
-            "train": (train, [usable_frames(s) for s in train]),
-            "validation": (val, [usable_frames(s) for s in val]),
-        },
-    )
+    pools = {}
+    for split, seqs in (("train", train), ("validation", val)):
+        tracked = (
+            read_tracked_boxes(config.tracker_run, config.dataset, seqs)
+            if config.tracker_run
+            else None
+        )
+        pools[split] = (seqs, [usable_frames(s) for s in seqs], tracked)
+    _STATE.update(config=config, pools=pools)
 
 
 def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
     index, split = task
     config: BuildConfig = _STATE["config"]
-    sequences, usable = _STATE["pools"][split]
+    sequences, usable, tracked = _STATE["pools"][split]
     rng = np.random.default_rng([config.seed, index])
     drops: Counter = Counter()
-    sample = draw_sample(sequences, usable, rng, config.sampling, drops)
+    if tracked is None:
+        sample = draw_sample(sequences, usable, rng, config.sampling, drops)
+    else:
+        sample = draw_tracked_sample(sequences, usable, tracked, rng, config.sampling, drops)
     if sample is None:
         return index, split, None, drops
     prompt = task_prompt(sample.template_boxes, config.prompt, config.think)
@@ -166,7 +206,11 @@ def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progre
         raise UserError(f"--sizes must be multiples of 28 (Qwen keeps them unresized), got {bad}")
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    if config.tracker_run and config.sampling.images != 2:
+        raise UserError("--tracker-run draws template + search pairs: use --images 2")
     sequences = load_dataset(config.dataset, config.root, config.split)  # validates the data
+    if config.tracker_run:
+        read_tracked_boxes(config.tracker_run, config.dataset, sequences)  # fail before workers
     train, val = split_sequences(sequences, config.val_fraction, config.seed)
     if not any(len(usable_frames(s)) >= config.sampling.images for s in train):
         raise UserError("no training sequence has enough frames with a visible target")

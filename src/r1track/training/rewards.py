@@ -238,6 +238,32 @@ def giou_l1_reward(completions, solution, size=None, **kwargs):
     return out
 
 
+def giou_size_reward(completions, solution, **kwargs):
+    """r1track's own variant: GIoU minus the size error `|log(w / w_true)| + |log(h / h_true)|`,
+    at least -1; -1 when no box is found. Under an uncertain centre, GIoU alone pays more for a
+    larger box; the log term costs as much per per cent too large as too small and is steepest
+    at the true size, so the expected reward peaks there (benchmarks/nano.md, experiment 10).
+
+    >>> answers = ["[0,0,10,10]", "[0,0,20,10]", "[5,0,15,10]", "[5,5,5,9]"]
+    >>> giou_size_reward(answers, [[0, 0, 10, 10]] * 4)
+    [1.0, -0.193147, 0.333333, -1.0]
+    """
+    out = []
+    for c, s in zip(completions, solution, strict=True):
+        box = _box_of(completion_text(c))
+        if box is None:
+            out.append(-1.0)
+            continue
+        pred, truth = np.asarray(box, dtype=float), np.asarray(s, dtype=float)
+        sides, true_sides = pred[2:] - pred[:2], truth[2:] - truth[:2]
+        if (sides <= 0).any():
+            out.append(-1.0)  # no size to compare (x2 <= x1 or y2 <= y1)
+            continue
+        size_error = float(np.abs(np.log(sides / true_sides)).sum())
+        out.append(round(max(-1.0, float(giou_xyxy(pred, truth)) - size_error), 6))
+    return out
+
+
 def format_reward(completions, think: bool = False, **kwargs):
     """1 if the answer has the trained format (think: strict tags; else a bare list), else 0.
 
@@ -261,5 +287,6 @@ REWARDS = {
     "iou": iou_reward,
     "giou": giou_reward,
     "giou_l1": giou_l1_reward,
+    "giou_size": giou_size_reward,
     "format": format_reward,
 }

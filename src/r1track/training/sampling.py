@@ -88,10 +88,16 @@ def jittered_window(box_xywh, size: int, rng: np.random.Generator, config: Sampl
 
 
 def crop_with_box(
-    frame: Image.Image, box_xywh, size: int, rng: np.random.Generator, config: SamplingConfig
+    frame: Image.Image,
+    box_xywh,
+    size: int,
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    around=None,
 ) -> tuple[Image.Image, np.ndarray] | None:
-    """Crop around a box; returns (crop, box in crop pixels, clipped) or None if mostly outside."""
-    window = jittered_window(box_xywh, size, rng, config)
+    """Crop around a box (or around the box `around`, e.g. a tracker's last answer); returns
+    (crop, box in crop pixels, clipped) or None if the box is mostly outside the crop."""
+    window = jittered_window(box_xywh if around is None else around, size, rng, config)
     full = window.to_crop(xywh_to_xyxy(box_xywh))
     clipped = clip_xyxy(full, size, size)
     if area_xyxy(clipped) < config.min_inside * area_xyxy(full):
@@ -117,6 +123,48 @@ def _int_box(box: np.ndarray) -> list[int]:
     return [round(float(v)) for v in box]
 
 
+def _read_frame(seq: Sequence, index: int) -> Image.Image:
+    with Image.open(seq.frame_files[index]) as raw:
+        return raw.convert("RGB")
+
+
+def draw_tracked_sample(
+    sequences: list[Sequence],
+    usable: list[np.ndarray],
+    tracked: list[np.ndarray],
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    drops: Counter,
+) -> Sample | None:
+    """A pair as a tracker sees it (on-policy): the template is frame 0 around its box, the
+    search crop of frame t is centred on the tracker's own box of frame t - 1 (`tracked[k]`, one
+    `x, y, w, h` row per frame); both with the context and jitter of `config`."""
+    for _ in range(config.max_attempts):
+        k = int(rng.integers(len(sequences)))
+        later = usable[k][usable[k] >= 1]
+        if len(later) == 0:
+            drops["too_few_usable_frames"] += 1
+            continue
+        t = int(rng.choice(later))
+        size = int(rng.choice(config.sizes))
+        seq = sequences[k]
+        template = crop_with_box(_read_frame(seq, 0), seq.boxes[0], size, rng, config)
+        search = crop_with_box(
+            _read_frame(seq, t), seq.boxes[t], size, rng, config, around=tracked[k][t - 1]
+        )
+        if template is None or search is None:
+            drops["box_mostly_outside_crop"] += 1  # mostly: the tracker had lost the target
+            continue
+        boxes = [_int_box(template[1]), _int_box(search[1])]
+        if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
+            drops["box_degenerate_after_rounding"] += 1
+            continue
+        crops = [coord_tint(c, config.coord_tint) for c in (template[0], search[0])]
+        return Sample(seq.name, [0, t], size, crops, boxes[:1], boxes[1])
+    drops["gave_up"] += 1
+    return None
+
+
 def draw_sample(
     sequences: list[Sequence],
     usable: list[np.ndarray],
@@ -135,9 +183,7 @@ def draw_sample(
         seq = sequences[k]
         crops, boxes = [], []
         for index in frames:
-            with Image.open(seq.frame_files[index]) as raw:
-                frame = raw.convert("RGB")
-            out = crop_with_box(frame, seq.boxes[index], size, rng, config)
+            out = crop_with_box(_read_frame(seq, index), seq.boxes[index], size, rng, config)
             if out is None:
                 break
             crops.append(coord_tint(out[0], config.coord_tint))
