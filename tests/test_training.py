@@ -403,9 +403,16 @@ def test_sft_changes_weights_and_the_tracker_loads_the_result(tiny_model, sft_mo
 def test_grpo_changes_weights_and_the_tracker_loads_the_result(
     sft_model, built, tmp_path, synth_video
 ):
+    import torch
+
     out = tmp_path / "grpo"
+    assert _train("grpo", sft_model, built, out, "grpo.scale_rewards=nope") == 2
     # the format reward varies within groups even for this barely trained model
-    assert _train("grpo", sft_model, built, out, "grpo.reward=format") == 0
+    assert (
+        _train("grpo", sft_model, built, out, "grpo.reward=format", "grpo.scale_rewards=none") == 0
+    )
+    args = torch.load(out / "checkpoint-4" / "training_args.bin", weights_only=False)
+    assert args.scale_rewards == "none"
     changed = _changed(sft_model, out)
     assert any(k.startswith("model.layers.") for k in changed)
     assert any(k.startswith("visual.") for k in changed)

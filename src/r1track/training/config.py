@@ -107,6 +107,9 @@ class GRPOSection:
     """KL coefficient (0 disables the reference model)."""
     loss_type: str = "dapo"
     """TRL loss: grpo, dapo, dr_grpo, bnpo, ..."""
+    scale_rewards: str = "group"
+    """Divide advantages by the reward's std: group (GRPO), batch, or none (Dr. GRPO: near-equal
+    rewards in a group then stay small instead of being blown up to +-1)."""
     max_completion_length: int = 64
     temperature: float = 1.0
     use_vllm: bool = False

@@ -199,6 +199,8 @@ def run_grpo(config: TrainConfig) -> Path:
     g = config.grpo
     if g.reward not in REWARDS:
         raise UserError(f"grpo.reward must be one of {', '.join(REWARDS)}, got {g.reward!r}")
+    if g.scale_rewards not in ("group", "batch", "none"):
+        raise UserError(f"grpo.scale_rewards must be group, batch or none, got {g.scale_rewards!r}")
     train, _ = load_data(config)
     model, base = load_model(config)
     processor = load_processor(base)
@@ -212,6 +214,7 @@ def run_grpo(config: TrainConfig) -> Path:
         num_generations=g.num_generations,
         beta=g.beta,
         loss_type=g.loss_type,
+        scale_rewards=g.scale_rewards,
         max_completion_length=g.max_completion_length,
         temperature=g.temperature,
         **vllm,
