@@ -278,7 +278,7 @@ def test_rewards_take_conversational_completions_and_log_parts():
     assert rewards.format_reward([_think("[1,2,3,4]"), "[1,2,3,4]"], think=True) == [1.0, 0.0]
 
 
-def test_giou_size_reward_peaks_at_the_true_size_when_the_centre_is_uncertain():
+def test_size_aware_rewards_peak_at_the_true_size_when_the_centre_is_uncertain():
     # answers of one size whose centres scatter around the target's: GIoU alone pays best for a
     # box larger than the target, the size term brings the best expected reward back to it
     rng = np.random.default_rng(0)
@@ -296,9 +296,13 @@ def test_giou_size_reward_peaks_at_the_true_size_when_the_centre_is_uncertain():
     scales = [0.8, 0.9, 1.0, 1.1, 1.25, 1.5]
     best = {
         name: max(scales, key=lambda k: expected(fn, k))
-        for name, fn in (("giou", rewards.giou_reward), ("size", rewards.giou_size_reward))
+        for name, fn in (
+            ("giou", rewards.giou_reward),
+            ("size", rewards.giou_size_reward),
+            ("l1", rewards.l1_reward),
+        )
     }
-    assert best["giou"] > 1.0 and best["size"] == 1.0, best
+    assert best["giou"] > 1.0 and best["size"] == best["l1"] == 1.0, best
 
 
 # -- config -------------------------------------------------------------------------------------

@@ -213,13 +213,39 @@ def giou_reward(completions, solution, **kwargs):
     return out
 
 
+def _l1_term(box, truth: np.ndarray, side) -> float:
+    """`1 - mean|box - truth| / (side / 4)`, at least -1 (without `side`, the solution box's longer
+    side stands in for side / 4)."""
+    scale = float(side) / 4 if side else float(max(truth[2] - truth[0], truth[3] - truth[1]))
+    return max(-1.0, 1.0 - float(np.abs(np.asarray(box) - truth).mean()) / scale)
+
+
+def l1_reward(completions, solution, size=None, **kwargs):
+    """r1track's own variant: the coordinate term alone, `1 - mean|box - solution| / (size / 4)`
+    (clipped at -1), -1 when no box is found; `size` is the crop side (the dataset's column).
+    Unlike any overlap score it has no size bias: under an uncertain centre each coordinate's
+    expected error is smallest at its true value, so a policy cannot gain by growing or
+    shrinking its boxes (benchmarks/nano.md, experiment 10).
+
+    >>> answers = ["[0,0,10,10]", "[0,0,14,14]", "[2,0,12,10]", "x"]
+    >>> l1_reward(answers, [[0, 0, 10, 10]] * 4, size=[40] * 4)
+    [1.0, 0.8, 0.9, -1.0]
+    """
+    sizes = size if size is not None else [None] * len(completions)
+    out = []
+    for c, s, side in zip(completions, solution, sizes, strict=True):
+        box = _box_of(completion_text(c))
+        out.append(
+            -1.0 if box is None else round(_l1_term(box, np.asarray(s, dtype=float), side), 6)
+        )
+    return out
+
+
 def giou_l1_reward(completions, solution, size=None, **kwargs):
-    """r1track's own variant: mean of GIoU and a coordinate term `1 - mean|box - solution| /
-    (size / 4)` (clipped at -1), -1 when no box is found; `size` is the crop side (the dataset's
-    column; without it the solution box's longer side stands in for size / 4). A detector's
-    GIoU + L1 pairing: under an uncertain centre, (G)IoU alone pays more for a larger box, and a
-    tracker that feeds its answer back compounds that into a growing box (benchmarks/nano.md,
-    experiment 9); the L1 term alone is best at the true size.
+    """r1track's own variant: mean of GIoU and the coordinate term of `l1_reward`, -1 when no box
+    is found. A detector's GIoU + L1 pairing: under an uncertain centre, (G)IoU alone pays more
+    for a larger box, and a tracker that feeds its answer back compounds that into a growing box
+    (benchmarks/nano.md, experiment 9); the L1 term alone is best at the true size.
 
     >>> giou_l1_reward(["[0,0,10,10]", "[0,0,14,14]", "x"], [[0, 0, 10, 10]] * 3, size=[40] * 3)
     [1.0, 0.655102, -1.0]
@@ -232,9 +258,8 @@ def giou_l1_reward(completions, solution, size=None, **kwargs):
             out.append(-1.0)
             continue
         truth = np.asarray(s, dtype=float)
-        scale = float(side) / 4 if side else float(max(truth[2] - truth[0], truth[3] - truth[1]))
-        l1 = max(-1.0, 1.0 - float(np.abs(np.asarray(box) - truth).mean()) / scale)
-        out.append(round(0.5 * float(giou_xyxy(np.asarray(box), truth)) + 0.5 * l1, 6))
+        giou = float(giou_xyxy(np.asarray(box), truth))
+        out.append(round(0.5 * giou + 0.5 * _l1_term(box, truth, side), 6))
     return out
 
 
@@ -288,5 +313,6 @@ REWARDS = {
     "giou": giou_reward,
     "giou_l1": giou_l1_reward,
     "giou_size": giou_size_reward,
+    "l1": l1_reward,
     "format": format_reward,
 }
