@@ -80,8 +80,8 @@ nano: $(STAMP)
 	@test -f runs/nano-sft-d/r1track_train.json || $(R1) train sft --config configs/nano/sft-d.yaml
 	@test -f $(N)/synth-d/train/list.txt || $(R1) data synth --out $(N)/synth-d --split train \
 		--num-seqs 200 --seed 500
-	$(R1) eval --dataset got10k --root $(N)/synth-d --split train --model runs/nano-sft-d \
-		$(NANO_TRACK) --out runs/nano-track-d
+	@test -f runs/nano-track-d/report.json || $(R1) eval --dataset got10k --root $(N)/synth-d \
+		--split train --model runs/nano-sft-d $(NANO_TRACK) --out runs/nano-track-d
 	@test -f $(N)/data-onpolicy/dataset_dict.json || $(R1) data build --root $(N)/synth-d \
 		--out $(N)/data-onpolicy --seed 6 $(NANO_BUILD) --jitter 0 --num-samples 12000 \
 		--tracker-run runs/nano-track-d

@@ -2,8 +2,9 @@
 
     python benchmarks/paired_ao.py --a RUN [RUN ...] --b RUN [RUN ...] [--samples 10000]
 
-Each RUN is an `r1track eval` run directory with its report.json (`r1track report RUN`); the i-th
-run of --a and the i-th of --b must be on the same dataset (several pairs pool several sets).
+Each RUN is an `r1track eval` run on GOT-10k-layout data with its report.json (`r1track report
+RUN` rewrites it); the i-th run of --a and the i-th of --b must be on the same dataset (several
+pairs pool several sets).
 Sequences are resampled with replacement and the pooled AO (each sequence's AO weighted by its
 scored frames, as the GOT-10k toolkit pools) of B minus A is recomputed per sample; prints the
 difference and its 95% interval. An interval that contains 0 means the sets cannot tell them apart.
@@ -19,8 +20,12 @@ import numpy as np
 
 
 def per_sequence(run: str) -> dict[str, tuple[float, int]]:
+    """Each sequence's AO and the number of frames it pools (the report's `scored_frames`)."""
     report = json.loads((Path(run) / "report.json").read_text())
-    return {r["sequence"]: (r["ao"], r["frames"]) for r in report["per_sequence"]}
+    rows = report["per_sequence"]
+    if any("scored_frames" not in r for r in rows):
+        raise SystemExit(f"{run}: report.json has no scored_frames; run `r1track report {run}`")
+    return {r["sequence"]: (r["ao"], r["scored_frames"]) for r in rows}
 
 
 def paired(a_runs: list[str], b_runs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,7 +40,7 @@ def paired(a_runs: list[str], b_runs: list[str]) -> tuple[np.ndarray, np.ndarray
         for seq in sorted(a):
             ao_a.append(a[seq][0])
             ao_b.append(b[seq][0])
-            weight.append(max(a[seq][1] - 1, 1))  # frame 0 is the given box, never scored
+            weight.append(a[seq][1])
     return np.array(ao_a), np.array(ao_b), np.array(weight, dtype=float)
 
 

@@ -84,6 +84,7 @@ def test_got10k_metrics_equal_the_official_toolkit(tmp_path):
     assert abs(ours["fps"] - official["speed_fps"]) < 1e-9
     assert np.allclose(ours["success_curve"], official["succ_curve"], atol=1e-12)
     assert ours["frames"] == 3 * 8 - 1  # frame 0 and the one cover == 0 frame excluded
+    assert [r["scored_frames"] for r in ours["per_sequence"]] == [8, 7, 8]
 
 
 def test_the_toolkit_runs_our_tracker(tmp_path, scripted):

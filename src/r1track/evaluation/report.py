@@ -79,7 +79,12 @@ def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
                 ious.append(seq_ious)
                 times.append(seq_times)
                 scores = got10k_scores([seq_ious], [seq_times])
-                row.update(ao=scores["ao"], sr50=scores["sr50"], sr75=scores["sr75"])
+                row.update(
+                    ao=scores["ao"],
+                    sr50=scores["sr50"],
+                    sr75=scores["sr75"],
+                    scored_frames=len(seq_ious),  # the frames its AO pools (toolkit rules)
+                )
             else:
                 scores = ope_sequence(pred, seq.boxes)
                 ope_rows.append(scores)
