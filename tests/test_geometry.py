@@ -14,11 +14,14 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_res
 from r1track.geometry import (
     area_xyxy,
     clip_xyxy,
+    consensus_xyxy,
     coord_tint,
     crop_image,
     crop_window,
     giou_xyxy,
     iou_xyxy,
+    mirror_image,
+    mirror_xyxy,
     smart_resize,
     xywh_to_xyxy,
     xyxy_to_xywh,
@@ -166,3 +169,26 @@ def test_coord_tint_encodes_position_recoverably(width, height, strength, colour
     assert np.allclose(ramp[..., 2], 128, atol=0.5 / strength + 1e-6)
     with pytest.raises(ValueError):
         coord_tint(image, 1.0)
+
+
+def test_mirror_xyxy_follows_mirror_image_and_is_its_own_inverse():
+    box = np.array([10.0, 20.0, 40.0, 35.0])
+    pixels = np.zeros((64, 64), dtype=np.uint8)
+    pixels[20:35, 10:40] = 255
+    image = Image.fromarray(pixels)
+    for flips in ((False, False), (True, False), (False, True), (True, True)):
+        seen = np.asarray(mirror_image(image, *flips)) > 127
+        ys, xs = np.nonzero(seen)
+        expected = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        assert np.array_equal(mirror_xyxy(box, 64, *flips), expected), flips
+        assert np.array_equal(mirror_xyxy(mirror_xyxy(box, 64, *flips), 64, *flips), box)
+
+
+def test_consensus_outvotes_an_outlier_and_averages_the_agreeing():
+    good = [[10, 10, 30, 30], [12, 10, 32, 30], [11, 11, 31, 31]]
+    medoid, box = consensus_xyxy([[80, 80, 100, 100], *good])
+    assert medoid in (1, 2, 3)
+    assert np.allclose(box, np.mean(good, axis=0))
+    # two that disagree: the first wins, nothing is averaged in
+    medoid, box = consensus_xyxy([[0, 0, 10, 10], [50, 50, 60, 60]])
+    assert medoid == 0 and np.array_equal(box, [0, 0, 10, 10])

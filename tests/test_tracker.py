@@ -232,3 +232,34 @@ def test_scale_lr_stops_a_growing_answer_from_compounding(scripted):
         ]
     assert ious[1.0][-1] < 0.2  # 25% per frame compounds through the crops
     assert min(ious[0.0]) > 0.6  # the centre follows, the size stays the first box's
+
+
+def test_views_mirror_back_and_outvote_a_wrong_view(scripted):
+    """Each view's answer is read in its mirrored crop and mapped back to the frame; a view that
+    answers wrong every frame is outvoted by the others, even when it is the unmirrored one."""
+    frames, boxes = moving_square_video(10)
+    init = boxes[0].copy()
+    init[2:] -= init[:2]
+
+    def run(views, liar):
+        def answer(request):
+            # the tracker keys each view's template for the backend as "<track>:<view>"
+            key = request.prefix_key
+            view = int(key.rsplit(":", 1)[1]) if ":" in key else 0
+            return "[0,0,20,20]" if view == liar else white_blob_oracle(request)
+
+        backend = scripted(answer)
+        tracker = Tracker(backend, TrackerConfig(crop_size=112, views=views))
+        results = list(tracker.track(frames, init))
+        assert len(backend.requests) == views * (len(frames) - 1)
+        return [
+            float(iou_xyxy(xywh_to_xyxy(r.box), gt)) for r, gt in zip(results, boxes, strict=True)
+        ]
+
+    assert min(run(1, liar=0)) < 0.3  # the lie alone loses the target
+    # the three mirrored views are right only if their answers are mirrored back
+    assert min(run(4, liar=0)) > 0.85
+    assert min(run(3, liar=2)) > 0.85
+    assert min(run(2, liar=None)) > 0.85
+    with pytest.raises(UserError, match="views"):
+        TrackerConfig(views=5)

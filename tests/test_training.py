@@ -129,6 +129,17 @@ def test_data_build_crop_geometry_flags(got_train, tmp_path):
         x1, y1, x2, y2 = solution
         assert abs((x1 + x2) / 2 - 56) <= 1 and abs((y1 + y2) / 2 - 56) <= 1
         assert abs(((x2 - x1) * (y2 - y1)) ** 0.5 - 112 / 3) <= 2
+    # --template-jitter 0: templates centred (a box-free prompt's contract), search crops not
+    out = tmp_path / "centred-templates"
+    extra = ["--num-samples", "16", "--context-range", "3,3", "--jitter", "0.3", "--out", str(out)]
+    assert main([*args, *extra, "--template-jitter", "0"]) == 0
+    rows = load_from_disk(str(out))["train"]
+    offsets = {"template": [], "search": []}
+    for (template,), search in zip(rows["template_boxes"], rows["solution"], strict=True):
+        for key, (x1, y1, x2, y2) in (("template", template), ("search", search)):
+            offsets[key].append(max(abs((x1 + x2) / 2 - 56), abs((y1 + y2) / 2 - 56)))
+    assert max(offsets["template"]) <= 1
+    assert max(offsets["search"]) > 5
 
 
 def test_data_build_on_policy_pairs_from_a_tracker_run(got_train, tmp_path, capsys):
@@ -192,6 +203,7 @@ def test_data_build_bad_inputs(got_train, tmp_path, capsys):
         (["--context-range", "3"], "expected LOW,HIGH"),
         (["--context-range", "4,2"], "LOW <= HIGH"),
         (["--jitter", "0.7"], "--jitter"),
+        (["--template-jitter", "-0.1"], "--template-jitter"),
     ):
         assert main([*base, *extra, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip().splitlines()

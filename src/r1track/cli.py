@@ -91,6 +91,11 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         help="share of each answer's size change the track takes, 0..1 (1: all of it)",
     )
     p.add_argument(
+        "--views",
+        type=int,
+        help="test-time views per frame, 1-4 (crops as cut, then mirrored); consensus answer (1)",
+    )
+    p.add_argument(
         "--no-template-reuse",
         action="store_true",
         help="hf backend: recompute the template every frame (default: encode and prefill it once)",
@@ -129,6 +134,7 @@ def _tracker_config(args: argparse.Namespace):
         think=chosen.get("think", defaults.think),
         coord_tint=chosen.get("coord_tint", defaults.coord_tint),
         scale_lr=chosen.get("scale_lr", defaults.scale_lr),
+        views=chosen.get("views", defaults.views),
     )
 
 
@@ -368,6 +374,8 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
         raise UserError(f"--coord-tint must be in [0, 1), got {args.coord_tint}")
     if not 0 <= args.jitter < 0.5:
         raise UserError(f"--jitter must be in [0, 0.5), got {args.jitter}")
+    if args.template_jitter is not None and not 0 <= args.template_jitter < 0.5:
+        raise UserError(f"--template-jitter must be in [0, 0.5), got {args.template_jitter}")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: exists and is not empty")
@@ -386,6 +394,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             max_gap=args.max_gap,
             context_range=_parse_context_range(args.context_range),
             jitter=args.jitter,
+            template_jitter=args.template_jitter,
             coord_tint=args.coord_tint,
         ),
         tracker_run=args.tracker_run,
@@ -449,6 +458,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         search_factor=args.context,
         coord_tint=args.coord_tint,
         scale_lr=args.scale_lr,
+        views=args.views,
     )
     out = bundle_checkpoint(
         args.checkpoint,
@@ -459,6 +469,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         think=args.think,
         coord_tint=args.coord_tint,
         scale_lr=args.scale_lr,
+        views=args.views,
     )
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
@@ -551,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--jitter", type=float, default=0.2, help="crop centre jitter, x crop side (reference: 0.2)"
     )
     build.add_argument(
+        "--template-jitter",
+        type=float,
+        help="template crops' jitter (default: --jitter); 0 for a box-free prompt such as nano",
+    )
+    build.add_argument(
         "--coord-tint",
         type=float,
         default=0.0,
@@ -627,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--think", action="store_true")
     bundle.add_argument("--coord-tint", type=float, default=0.0)
     bundle.add_argument("--scale-lr", type=float, default=1.0)
+    bundle.add_argument("--views", type=int, default=1)
     bundle.set_defaults(func=_cmd_bundle)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")

@@ -161,6 +161,45 @@ def crop_image(frame: Image.Image, window: CropWindow) -> Image.Image:
     return out
 
 
+def mirror_image(image: Image.Image, flip_x: bool, flip_y: bool) -> Image.Image:
+    """The image mirrored left-right (`flip_x`) and / or top-bottom (`flip_y`)."""
+    if flip_x:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if flip_y:
+        image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    return image
+
+
+def mirror_xyxy(box: BoxLike, size: float, flip_x: bool, flip_y: bool) -> np.ndarray:
+    """An xyxy box in a `size x size` crop, mirrored as `mirror_image` mirrors the crop.
+
+    Its own inverse: mirroring twice gives the box back.
+    """
+    x1, y1, x2, y2 = np.asarray(box, dtype=np.float64)
+    if flip_x:
+        x1, x2 = size - x2, size - x1
+    if flip_y:
+        y1, y2 = size - y2, size - y1
+    return np.array([x1, y1, x2, y2])
+
+
+def consensus_xyxy(boxes: BoxLike, agree_iou: float = 0.5) -> tuple[int, np.ndarray]:
+    """Robust combination of several answers for one target: `(medoid index, combined box)`.
+
+    The medoid is the box with the largest summed IoU with the others (ties: the first); the
+    combined box is the mean of the boxes that overlap the medoid by at least `agree_iou`. One
+    answer that jumped to a look-alike is outvoted by the others rather than averaged in.
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(b) == 0:
+        raise ValueError("consensus of no boxes")
+    overlap = np.asarray(iou_xyxy(b[:, None, :], b[None, :, :]))
+    medoid = int(np.argmax(overlap.sum(axis=1)))
+    agree = overlap[medoid] >= agree_iou
+    agree[medoid] = True
+    return medoid, b[agree].mean(axis=0)
+
+
 def coord_tint(image: Image.Image, strength: float) -> Image.Image:
     """Blend a fixed coordinate ramp into an image (CoordConv through the pixels).
 

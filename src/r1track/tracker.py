@@ -26,10 +26,13 @@ from r1track.geometry import (
     CropWindow,
     area_xyxy,
     clip_xyxy,
+    consensus_xyxy,
     coord_tint,
     crop_image,
     crop_window,
     is_valid_xywh,
+    mirror_image,
+    mirror_xyxy,
     smart_resize,
     xywh_to_xyxy,
     xyxy_to_xywh,
@@ -47,6 +50,8 @@ from r1track.prompts import (
 
 # Why a frame's answer was not used (FrameResult.fallback).
 FALLBACK_REASONS = ("unparsed", "degenerate", "outside_crop", "outside_frame")
+# Test-time views (TrackerConfig.views): (mirror left-right, mirror top-bottom) of both crops.
+VIEW_MIRRORS = ((False, False), (True, False), (False, True), (True, True))
 
 
 class GroundingError(R1TrackError):
@@ -79,6 +84,12 @@ class TrackerConfig:
     is `old * (answered / old) ** scale_lr` (the centre always follows the answer). 1 takes the
     answer as is (R1-Track); below 1 damps size drift that compounds through the crops, as
     Siamese trackers do (SiamFC's scale_lr)."""
+    views: int = 1
+    """Test-time views per frame, 1-4: the crops as cut, mirrored left-right, top-bottom, both
+    (template and search mirrored alike). Each view's answer is mirrored back and mapped to the
+    frame; the track takes the consensus (`geometry.consensus_xyxy`: the mean of the answers
+    that agree with the most agreed-upon one), so one view that jumped to a look-alike is
+    outvoted. Costs `views` model calls per frame."""
 
     def __post_init__(self) -> None:
         if self.crop_size < 28:
@@ -96,6 +107,8 @@ class TrackerConfig:
             raise UserError(f"coord tint must be in [0, 1), got {self.coord_tint}")
         if not 0 <= self.scale_lr <= 1:
             raise UserError(f"scale lr must be in [0, 1], got {self.scale_lr}")
+        if self.views not in range(1, len(VIEW_MIRRORS) + 1):
+            raise UserError(f"views must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise UserError(f"max new tokens must be positive, got {self.max_new_tokens}")
 
@@ -147,6 +160,8 @@ class TrackState:
     """Identifies the track's template to the backend (prefix reuse)."""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FALLBACK_REASONS, 0))
     """How many frames fell back, by reason."""
+    mirrored: tuple[tuple[Image.Image, str], ...] = ()
+    """(template, prompt) of each further test-time view (`VIEW_MIRRORS[1:]`), when views > 1."""
 
 
 def as_image(frame: Image.Image | np.ndarray) -> Image.Image:
@@ -233,10 +248,20 @@ class Tracker:
         cfg = self.config
         window = crop_window(box, cfg.template_factor, cfg.crop_size)
         template_box = clip_xyxy(window.to_crop(xywh_to_xyxy(box)), cfg.crop_size, cfg.crop_size)
+        template = crop_image(frame, window)
         state = TrackState(
-            template=coord_tint(crop_image(frame, window), cfg.coord_tint),
+            template=coord_tint(template, cfg.coord_tint),
             prompt=tracking_prompt(template_box, cfg.prompt, cfg.think),
             box=box,
+            mirrored=tuple(
+                (
+                    coord_tint(mirror_image(template, *flips), cfg.coord_tint),
+                    tracking_prompt(
+                        mirror_xyxy(template_box, cfg.crop_size, *flips), cfg.prompt, cfg.think
+                    ),
+                )
+                for flips in VIEW_MIRRORS[1 : cfg.views]
+            ),
         )
         result = FrameResult(
             index=0,
@@ -298,38 +323,52 @@ class Tracker:
         if len(states) != len(frames):
             raise ValueError(f"{len(states)} tracks but {len(frames)} frames")
         t0 = time.perf_counter()
+        cfg = self.config
         images = [as_image(f) for f in frames]
         windows, requests = [], []
         for state, frame in zip(states, images, strict=True):
-            window = crop_window(state.box, self.config.search_factor, self.config.crop_size)
+            window = crop_window(state.box, cfg.search_factor, cfg.crop_size)
             windows.append(window)
-            requests.append(
-                GenerationRequest(
-                    (state.template, coord_tint(crop_image(frame, window), self.config.coord_tint)),
-                    state.prompt,
-                    self.config.answer_tokens,
-                    stop=STOP_STRINGS[self.config.think],
-                    prefix_key=state.key,
+            search = crop_image(frame, window)
+            views = ((state.template, state.prompt), *state.mirrored)[: cfg.views]
+            for v, (template, prompt) in enumerate(views):
+                seen = coord_tint(mirror_image(search, *VIEW_MIRRORS[v]), cfg.coord_tint)
+                requests.append(
+                    GenerationRequest(
+                        (template, seen),
+                        prompt,
+                        cfg.answer_tokens,
+                        stop=STOP_STRINGS[cfg.think],
+                        prefix_key=state.key if v == 0 else f"{state.key}:{v}",
+                    )
                 )
-            )
         t_model = time.perf_counter()
         answers = self.backend.generate(requests)
         model_seconds = (time.perf_counter() - t_model) / len(states)
         results = []
-        for state, frame, window, answer in zip(states, images, windows, answers, strict=True):
-            box, parsed, fallback = self._read_answer(answer, window, frame.size)
+        for i, (state, frame, window) in enumerate(zip(states, images, windows, strict=True)):
+            own = answers[i * cfg.views : (i + 1) * cfg.views]
+            reads = [
+                self._read_answer(answer, window, frame.size, VIEW_MIRRORS[v])
+                for v, answer in enumerate(own)
+            ]
+            usable = [v for v, (_, _, fallback) in enumerate(reads) if fallback is None]
             state.frame_index += 1
-            if fallback is None:
-                state.box = damp_size(state.box, box, self.config.scale_lr, frame.size)
+            if usable:
+                boxes = [xywh_to_xyxy(reads[v][0]) for v in usable]
+                medoid, combined = consensus_xyxy(boxes)
+                chosen = usable[medoid]
+                state.box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
             else:
-                state.counts[fallback] += 1
+                chosen = 0
+                state.counts[reads[0][2]] += 1
             results.append(
                 FrameResult(
                     index=state.frame_index,
                     box=tuple(float(v) for v in state.box),  # type: ignore[arg-type]
-                    answer=answer,
-                    parsed=parsed,
-                    fallback=fallback,
+                    answer=own[chosen],
+                    parsed=reads[chosen][1],
+                    fallback=reads[chosen][2],
                     model_seconds=model_seconds,
                 )
             )
@@ -339,13 +378,17 @@ class Tracker:
         return results
 
     def _read_answer(
-        self, answer: str, window: CropWindow, frame_size: tuple[int, int]
+        self,
+        answer: str,
+        window: CropWindow,
+        frame_size: tuple[int, int],
+        mirror: tuple[bool, bool] = (False, False),
     ) -> tuple[np.ndarray, bool, str | None]:
-        """Answer -> (frame box xywh, parsed?, fallback reason or None)."""
+        """Answer in a crop mirrored by `mirror` -> (frame box xywh, parsed?, fallback or None)."""
         parsed = parse_box(answer)
         if not parsed.ok:
             return np.zeros(4), False, "unparsed"
-        crop_box = np.asarray(parsed.box)
+        crop_box = mirror_xyxy(parsed.box, window.size, *mirror)
         if crop_box[2] <= crop_box[0] or crop_box[3] <= crop_box[1]:
             return np.zeros(4), True, "degenerate"
         crop_box = clip_xyxy(crop_box, window.size, window.size)

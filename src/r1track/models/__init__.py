@@ -1,8 +1,8 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`); the command line uses them
-unless a flag overrides.
+(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`, `views`); the command
+line uses them unless a flag overrides.
 Bundled models are addressed by name (`--model nano`) and load offline from the package.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from r1track.errors import UserError
 
 SETTINGS_FILE = "r1track_tracker.json"
-SETTINGS_KEYS = ("crop_size", "context", "prompt", "think", "coord_tint", "scale_lr")
+SETTINGS_KEYS = ("crop_size", "context", "prompt", "think", "coord_tint", "scale_lr", "views")
 BUNDLED = {"nano": Path(__file__).resolve().parent / "nano"}
 
 

@@ -101,7 +101,7 @@ class GRPOSection:
     reward: str = "nothink"
     """nothink, think (R1-Track's rewards), iou, giou, format (a bare list of numbers), or
     r1track's own: giou_l1 (GIoU + coordinate L1), giou_size (GIoU - log size error), l1
-    (coordinate L1 alone, no size bias)."""
+    (coordinate L1 alone, no size bias), hit (the answer's centre inside the true box)."""
     num_generations: int = 5
     """Group size: completions sampled per prompt."""
     beta: float = 0.01

@@ -289,6 +289,28 @@ def giou_size_reward(completions, solution, **kwargs):
     return out
 
 
+def hit_reward(completions, solution, **kwargs):
+    """r1track's own variant: 1 when the answer's centre lies inside the true box, else 0; -1
+    when no box is found. It pays for finding the right object and for nothing else: sizes earn
+    nothing either way (no size bias to compound through tracking), and a group whose answers
+    all hit, or all miss, has no advantage to learn from, so updates come only from inputs where
+    the policy sometimes takes a look-alike or the background (benchmarks/nano.md, experiment 11).
+
+    >>> hit_reward(["[0,0,10,10]", "[4,4,30,30]", "[12,0,20,10]", "x"], [[0, 0, 10, 10]] * 4)
+    [1.0, 0.0, 0.0, -1.0]
+    """
+    out = []
+    for c, s in zip(completions, solution, strict=True):
+        box = _box_of(completion_text(c))
+        if box is None:
+            out.append(-1.0)
+            continue
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x1, y1, x2, y2 = (float(v) for v in s)
+        out.append(1.0 if x1 <= cx <= x2 and y1 <= cy <= y2 else 0.0)
+    return out
+
+
 def format_reward(completions, think: bool = False, **kwargs):
     """1 if the answer has the trained format (think: strict tags; else a bare list), else 0.
 
@@ -314,5 +336,6 @@ REWARDS = {
     "giou_l1": giou_l1_reward,
     "giou_size": giou_size_reward,
     "l1": l1_reward,
+    "hit": hit_reward,
     "format": format_reward,
 }

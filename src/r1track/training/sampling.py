@@ -43,6 +43,10 @@ class SamplingConfig:
     """Each image's context factor is drawn from U(low, high)."""
     jitter: float = 0.2
     """Each crop's centre moves by U(-jitter, jitter) x its side, in x and in y."""
+    template_jitter: float | None = None
+    """Jitter of template crops; None: `jitter`. A box-free prompt (`nano`) needs 0: the prompt
+    then does not say where the target is, so it must be at the template's centre, as it is in
+    tracking (the tracker centres the template on the given box)."""
     max_gap: int = 100
     """Templates are at most this many frames before the search frame."""
     coord_tint: float = 0.0
@@ -76,12 +80,18 @@ def draw_frames(
     return [*templates, search]
 
 
-def jittered_window(box_xywh, size: int, rng: np.random.Generator, config: SamplingConfig):
-    """A square crop window around a box with a random context factor and centre jitter."""
+def jittered_window(
+    box_xywh, size: int, rng: np.random.Generator, config: SamplingConfig, template: bool = False
+):
+    """A square crop window around a box with a random context factor and centre jitter (the
+    template jitter for a template crop)."""
     x, y, w, h = (float(v) for v in box_xywh)
     factor = rng.uniform(*config.context_range)
     side = max(1, math.ceil(math.sqrt(w * h) * factor))
-    dx, dy = rng.uniform(-config.jitter, config.jitter, size=2) * side
+    jitter = config.jitter
+    if template and config.template_jitter is not None:
+        jitter = config.template_jitter
+    dx, dy = rng.uniform(-jitter, jitter, size=2) * side
     x0 = round(x + w / 2 + dx - side / 2)
     y0 = round(y + h / 2 + dy - side / 2)
     return CropWindow(x0=x0, y0=y0, side=side, size=size)
@@ -94,10 +104,11 @@ def crop_with_box(
     rng: np.random.Generator,
     config: SamplingConfig,
     around=None,
+    template: bool = False,
 ) -> tuple[Image.Image, np.ndarray] | None:
     """Crop around a box (or around the box `around`, e.g. a tracker's last answer); returns
     (crop, box in crop pixels, clipped) or None if the box is mostly outside the crop."""
-    window = jittered_window(box_xywh if around is None else around, size, rng, config)
+    window = jittered_window(box_xywh if around is None else around, size, rng, config, template)
     full = window.to_crop(xywh_to_xyxy(box_xywh))
     clipped = clip_xyxy(full, size, size)
     if area_xyxy(clipped) < config.min_inside * area_xyxy(full):
@@ -148,7 +159,9 @@ def draw_tracked_sample(
         t = int(rng.choice(later))
         size = int(rng.choice(config.sizes))
         seq = sequences[k]
-        template = crop_with_box(_read_frame(seq, 0), seq.boxes[0], size, rng, config)
+        template = crop_with_box(
+            _read_frame(seq, 0), seq.boxes[0], size, rng, config, template=True
+        )
         search = crop_with_box(
             _read_frame(seq, t), seq.boxes[t], size, rng, config, around=tracked[k][t - 1]
         )
@@ -182,8 +195,15 @@ def draw_sample(
         size = int(rng.choice(config.sizes))
         seq = sequences[k]
         crops, boxes = [], []
-        for index in frames:
-            out = crop_with_box(_read_frame(seq, index), seq.boxes[index], size, rng, config)
+        for i, index in enumerate(frames):
+            out = crop_with_box(
+                _read_frame(seq, index),
+                seq.boxes[index],
+                size,
+                rng,
+                config,
+                template=i < len(frames) - 1,
+            )
             if out is None:
                 break
             crops.append(coord_tint(out[0], config.coord_tint))
