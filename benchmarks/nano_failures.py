@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from r1track.datasets import load_dataset
+from r1track.datasets.base import read_boxes
+from r1track.evaluation.layout import boxes_path
 from r1track.geometry import iou_xyxy, xywh_to_xyxy
 
 LOST_IOU, LOST_RUN, BEFORE = 0.05, 5, 6
@@ -31,27 +34,24 @@ def lost_at(ious: np.ndarray) -> int | None:
     return None
 
 
-def summarise(root: Path, run: Path) -> dict:
-    names = (root / "val" / "list.txt").read_text().split()
+def summarise(root: str, run: Path) -> dict:
+    sequences = load_dataset("got10k", root, "val")
     lost = unexplained = early = recovered = 0
-    for name in names:
-        seq = root / "val" / name
-        gt = np.loadtxt(seq / "groundtruth.txt", delimiter=",", ndmin=2)
-        boxes = np.loadtxt(run / name / f"{name}_001.txt", delimiter=",", ndmin=2)
-        ious = np.asarray(iou_xyxy(xywh_to_xyxy(gt), xywh_to_xyxy(boxes)))
+    for seq in sequences:
+        pred = read_boxes(boxes_path(run, "got10k", seq.name))
+        ious = np.asarray(iou_xyxy(xywh_to_xyxy(seq.boxes), xywh_to_xyxy(pred)))
         t = lost_at(ious)
         if t is None:
             continue
         lost += 1
         window = slice(max(0, t - BEFORE), t + 1)
-        cover = np.loadtxt(seq / "cover.label")[window]
-        cut = np.loadtxt(seq / "cut_by_image.label")[window]
+        cover, cut = seq.attributes["cover"][window], seq.attributes["cut_by_image"][window]
         unexplained += int(cover.min() >= 5 and cut.max() == 0)
         early += int(t <= 10)
         recovered += int((ious[t:] > 0.3).any())
     return {
         "run": str(run),
-        "sequences": len(names),
+        "sequences": len(sequences),
         "lost": lost,
         "lost_without_occlusion_or_exit": unexplained,
         "lost_by_frame_10": early,
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="`r1track eval` output folders")
     args = parser.parse_args()
     for run in args.runs:
-        print(json.dumps(summarise(Path(args.root), Path(run))), flush=True)
+        print(json.dumps(summarise(args.root, Path(run))), flush=True)
 
 
 if __name__ == "__main__":

@@ -355,8 +355,7 @@ class Tracker:
             usable = [v for v, (_, _, fallback) in enumerate(reads) if fallback is None]
             state.frame_index += 1
             if usable:
-                boxes = [xywh_to_xyxy(reads[v][0]) for v in usable]
-                medoid, combined = consensus_xyxy(boxes)
+                medoid, combined = consensus_xyxy([reads[v][0] for v in usable])
                 chosen = usable[medoid]
                 state.box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
             else:
@@ -384,7 +383,7 @@ class Tracker:
         frame_size: tuple[int, int],
         mirror: tuple[bool, bool] = (False, False),
     ) -> tuple[np.ndarray, bool, str | None]:
-        """Answer in a crop mirrored by `mirror` -> (frame box xywh, parsed?, fallback or None)."""
+        """Answer in a crop mirrored by `mirror` -> (frame box xyxy, parsed?, fallback or None)."""
         parsed = parse_box(answer)
         if not parsed.ok:
             return np.zeros(4), False, "unparsed"
@@ -398,7 +397,7 @@ class Tracker:
         # A box under one pixel wide would shrink the next search window to nothing.
         if frame_box[2] - frame_box[0] < 1 or frame_box[3] - frame_box[1] < 1:
             return np.zeros(4), True, "outside_frame"
-        return xyxy_to_xywh(frame_box), True, None
+        return frame_box, True, None
 
     # -- whole videos -------------------------------------------------------------------------
 

@@ -187,17 +187,27 @@ def _box_of(text: str) -> list[float] | None:
     return list(parsed.box) if parsed.ok else None
 
 
+def _box_rewards(completions, solution, score, missing: float, size=None) -> list[float]:
+    """`score(box, truth, side)` for each answer's box (xyxy float arrays; `side` the crop side
+    from the `size` column, or None), or `missing` when the answer holds no box."""
+    sides = size if size is not None else [None] * len(completions)
+    out = []
+    for c, s, side in zip(completions, solution, sides, strict=True):
+        box = _box_of(completion_text(c))
+        if box is None:
+            out.append(missing)
+        else:
+            out.append(score(np.asarray(box, dtype=float), np.asarray(s, dtype=float), side))
+    return out
+
+
 def iou_reward(completions, solution, **kwargs):
     """Plain IoU of the box found by the tracker's parser (0 when none is found).
 
     >>> iou_reward(["[0,0,10,10]", "<answer>[0,0,10,5]</answer>", "none"], [[0, 0, 10, 10]] * 3)
     [1.0, 0.5, 0.0]
     """
-    out = []
-    for c, s in zip(completions, solution, strict=True):
-        box = _box_of(completion_text(c))
-        out.append(float(iou_xyxy(np.asarray(box), np.asarray(s, dtype=float))) if box else 0.0)
-    return out
+    return _box_rewards(completions, solution, lambda b, t, _: float(iou_xyxy(b, t)), 0.0)
 
 
 def giou_reward(completions, solution, **kwargs):
@@ -206,18 +216,14 @@ def giou_reward(completions, solution, **kwargs):
     >>> giou_reward(["[0,0,10,10]", "[20,0,30,10]", "none"], [[0, 0, 10, 10]] * 3)
     [1.0, -0.3333333333333333, -1.0]
     """
-    out = []
-    for c, s in zip(completions, solution, strict=True):
-        box = _box_of(completion_text(c))
-        out.append(float(giou_xyxy(np.asarray(box), np.asarray(s, dtype=float))) if box else -1.0)
-    return out
+    return _box_rewards(completions, solution, lambda b, t, _: float(giou_xyxy(b, t)), -1.0)
 
 
-def _l1_term(box, truth: np.ndarray, side) -> float:
+def _l1_term(box: np.ndarray, truth: np.ndarray, side) -> float:
     """`1 - mean|box - truth| / (side / 4)`, at least -1 (without `side`, the solution box's longer
     side stands in for side / 4)."""
     scale = float(side) / 4 if side else float(max(truth[2] - truth[0], truth[3] - truth[1]))
-    return max(-1.0, 1.0 - float(np.abs(np.asarray(box) - truth).mean()) / scale)
+    return max(-1.0, 1.0 - float(np.abs(box - truth).mean()) / scale)
 
 
 def l1_reward(completions, solution, size=None, **kwargs):
@@ -231,14 +237,9 @@ def l1_reward(completions, solution, size=None, **kwargs):
     >>> l1_reward(answers, [[0, 0, 10, 10]] * 4, size=[40] * 4)
     [1.0, 0.8, 0.9, -1.0]
     """
-    sizes = size if size is not None else [None] * len(completions)
-    out = []
-    for c, s, side in zip(completions, solution, sizes, strict=True):
-        box = _box_of(completion_text(c))
-        out.append(
-            -1.0 if box is None else round(_l1_term(box, np.asarray(s, dtype=float), side), 6)
-        )
-    return out
+    return _box_rewards(
+        completions, solution, lambda b, t, side: round(_l1_term(b, t, side), 6), -1.0, size
+    )
 
 
 def giou_l1_reward(completions, solution, size=None, **kwargs):
@@ -250,17 +251,11 @@ def giou_l1_reward(completions, solution, size=None, **kwargs):
     >>> giou_l1_reward(["[0,0,10,10]", "[0,0,14,14]", "x"], [[0, 0, 10, 10]] * 3, size=[40] * 3)
     [1.0, 0.655102, -1.0]
     """
-    sizes = size if size is not None else [None] * len(completions)
-    out = []
-    for c, s, side in zip(completions, solution, sizes, strict=True):
-        box = _box_of(completion_text(c))
-        if box is None:
-            out.append(-1.0)
-            continue
-        truth = np.asarray(s, dtype=float)
-        giou = float(giou_xyxy(np.asarray(box), truth))
-        out.append(round(0.5 * giou + 0.5 * _l1_term(box, truth, side), 6))
-    return out
+
+    def score(box, truth, side):
+        return round(0.5 * float(giou_xyxy(box, truth)) + 0.5 * _l1_term(box, truth, side), 6)
+
+    return _box_rewards(completions, solution, score, -1.0, size)
 
 
 def giou_size_reward(completions, solution, **kwargs):
@@ -273,20 +268,15 @@ def giou_size_reward(completions, solution, **kwargs):
     >>> giou_size_reward(answers, [[0, 0, 10, 10]] * 4)
     [1.0, -0.193147, 0.333333, -1.0]
     """
-    out = []
-    for c, s in zip(completions, solution, strict=True):
-        box = _box_of(completion_text(c))
-        if box is None:
-            out.append(-1.0)
-            continue
-        pred, truth = np.asarray(box, dtype=float), np.asarray(s, dtype=float)
-        sides, true_sides = pred[2:] - pred[:2], truth[2:] - truth[:2]
+
+    def score(box, truth, _):
+        sides, true_sides = box[2:] - box[:2], truth[2:] - truth[:2]
         if (sides <= 0).any():
-            out.append(-1.0)  # no size to compare (x2 <= x1 or y2 <= y1)
-            continue
+            return -1.0  # no size to compare (x2 <= x1 or y2 <= y1)
         size_error = float(np.abs(np.log(sides / true_sides)).sum())
-        out.append(round(max(-1.0, float(giou_xyxy(pred, truth)) - size_error), 6))
-    return out
+        return round(max(-1.0, float(giou_xyxy(box, truth)) - size_error), 6)
+
+    return _box_rewards(completions, solution, score, -1.0)
 
 
 def hit_reward(completions, solution, **kwargs):
@@ -299,16 +289,12 @@ def hit_reward(completions, solution, **kwargs):
     >>> hit_reward(["[0,0,10,10]", "[4,4,30,30]", "[12,0,20,10]", "x"], [[0, 0, 10, 10]] * 4)
     [1.0, 0.0, 0.0, -1.0]
     """
-    out = []
-    for c, s in zip(completions, solution, strict=True):
-        box = _box_of(completion_text(c))
-        if box is None:
-            out.append(-1.0)
-            continue
+
+    def score(box, truth, _):
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        x1, y1, x2, y2 = (float(v) for v in s)
-        out.append(1.0 if x1 <= cx <= x2 and y1 <= cy <= y2 else 0.0)
-    return out
+        return 1.0 if truth[0] <= cx <= truth[2] and truth[1] <= cy <= truth[3] else 0.0
+
+    return _box_rewards(completions, solution, score, -1.0)
 
 
 def format_reward(completions, think: bool = False, **kwargs):

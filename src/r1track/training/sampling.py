@@ -134,6 +134,24 @@ def _int_box(box: np.ndarray) -> list[int]:
     return [round(float(v)) for v in box]
 
 
+def _as_sample(
+    seq: Sequence,
+    frames: list[int],
+    size: int,
+    cuts: list[tuple[Image.Image, np.ndarray]],
+    config: SamplingConfig,
+    drops: Counter,
+) -> Sample | None:
+    """Crops and their boxes (templates, then search) -> a Sample with integer boxes and tinted
+    crops, or None (counted) when a box collapses when rounded to whole pixels."""
+    boxes = [_int_box(box) for _, box in cuts]
+    if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
+        drops["box_degenerate_after_rounding"] += 1
+        return None
+    crops = [coord_tint(crop, config.coord_tint) for crop, _ in cuts]
+    return Sample(seq.name, frames, size, crops, boxes[:-1], boxes[-1])
+
+
 def _read_frame(seq: Sequence, index: int) -> Image.Image:
     with Image.open(seq.frame_files[index]) as raw:
         return raw.convert("RGB")
@@ -168,12 +186,9 @@ def draw_tracked_sample(
         if template is None or search is None:
             drops["box_mostly_outside_crop"] += 1  # mostly: the tracker had lost the target
             continue
-        boxes = [_int_box(template[1]), _int_box(search[1])]
-        if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
-            drops["box_degenerate_after_rounding"] += 1
-            continue
-        crops = [coord_tint(c, config.coord_tint) for c in (template[0], search[0])]
-        return Sample(seq.name, [0, t], size, crops, boxes[:1], boxes[1])
+        sample = _as_sample(seq, [0, t], size, [template, search], config, drops)
+        if sample is not None:
+            return sample
     drops["gave_up"] += 1
     return None
 
@@ -194,7 +209,7 @@ def draw_sample(
             continue
         size = int(rng.choice(config.sizes))
         seq = sequences[k]
-        crops, boxes = [], []
+        cuts = []
         for i, index in enumerate(frames):
             out = crop_with_box(
                 _read_frame(seq, index),
@@ -206,13 +221,12 @@ def draw_sample(
             )
             if out is None:
                 break
-            crops.append(coord_tint(out[0], config.coord_tint))
-            boxes.append(_int_box(out[1]))
-        else:
-            if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
-                drops["box_degenerate_after_rounding"] += 1
-                continue
-            return Sample(seq.name, frames, size, crops, boxes[:-1], boxes[-1])
-        drops["box_mostly_outside_crop"] += 1
+            cuts.append(out)
+        if len(cuts) < len(frames):
+            drops["box_mostly_outside_crop"] += 1
+            continue
+        sample = _as_sample(seq, frames, size, cuts, config, drops)
+        if sample is not None:
+            return sample
     drops["gave_up"] += 1
     return None
