@@ -140,6 +140,18 @@ def test_data_build_crop_geometry_flags(got_train, tmp_path):
             offsets[key].append(max(abs((x1 + x2) / 2 - 56), abs((y1 + y2) / 2 - 56)))
     assert max(offsets["template"]) <= 1
     assert max(offsets["search"]) > 5
+    # --template-context 3 with a wide --context-range: templates at the tracker's scale, the
+    # target's size in the search crops varies (it must be read from the image)
+    out = tmp_path / "search-scales"
+    extra = ["--num-samples", "24", "--context-range", "2,5", "--jitter", "0", "--out", str(out)]
+    assert main([*args, *extra, "--template-context", "3"]) == 0
+    rows = load_from_disk(str(out))["train"]
+    sides = {"template": [], "search": []}
+    for (template,), search in zip(rows["template_boxes"], rows["solution"], strict=True):
+        for key, (x1, y1, x2, y2) in (("template", template), ("search", search)):
+            sides[key].append(((x2 - x1) * (y2 - y1)) ** 0.5)
+    assert all(abs(side - 112 / 3) <= 2 for side in sides["template"])
+    assert max(sides["search"]) - min(sides["search"]) > 15
 
 
 def test_data_build_on_policy_pairs_from_a_tracker_run(got_train, tmp_path, capsys):
@@ -204,6 +216,8 @@ def test_data_build_bad_inputs(got_train, tmp_path, capsys):
         (["--context-range", "4,2"], "LOW <= HIGH"),
         (["--jitter", "0.7"], "--jitter"),
         (["--template-jitter", "-0.1"], "--template-jitter"),
+        (["--template-context", "0.5"], "--template-context"),
+        (["--template-context", "nan"], "--template-context"),
     ):
         assert main([*base, *extra, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip().splitlines()

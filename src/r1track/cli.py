@@ -376,6 +376,8 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
         raise UserError(f"--jitter must be in [0, 0.5), got {args.jitter}")
     if args.template_jitter is not None and not 0 <= args.template_jitter < 0.5:
         raise UserError(f"--template-jitter must be in [0, 0.5), got {args.template_jitter}")
+    if args.template_context is not None and not 1 <= args.template_context < float("inf"):
+        raise UserError(f"--template-context must be at least 1, got {args.template_context}")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: exists and is not empty")
@@ -395,6 +397,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             context_range=_parse_context_range(args.context_range),
             jitter=args.jitter,
             template_jitter=args.template_jitter,
+            template_context=args.template_context,
             coord_tint=args.coord_tint,
         ),
         tracker_run=args.tracker_run,
@@ -565,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--template-jitter",
         type=float,
         help="template crops' jitter (default: --jitter); 0 for a box-free prompt such as nano",
+    )
+    build.add_argument(
+        "--template-context",
+        type=float,
+        help="template crops' context factor (default: drawn from --context-range); fixed at the"
+        " tracker's with a wide --context-range, answer sizes must be read from the search crops",
     )
     build.add_argument(
         "--coord-tint",

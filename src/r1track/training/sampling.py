@@ -47,6 +47,11 @@ class SamplingConfig:
     """Jitter of template crops; None: `jitter`. A box-free prompt (`nano`) needs 0: the prompt
     then does not say where the target is, so it must be at the template's centre, as it is in
     tracking (the tracker centres the template on the given box)."""
+    template_context: float | None = None
+    """Context factor of template crops; None: drawn from `context_range` like the search crop's.
+    Fixed at the tracker's template factor with a wide `context_range`, the search crops show the
+    target at sizes the prompt does not give, so the answer's size must be read from the image (a
+    tracker's crop is cut around its last answer, whose size is off whenever the target grew)."""
     max_gap: int = 100
     """Templates are at most this many frames before the search frame."""
     coord_tint: float = 0.0
@@ -84,9 +89,12 @@ def jittered_window(
     box_xywh, size: int, rng: np.random.Generator, config: SamplingConfig, template: bool = False
 ):
     """A square crop window around a box with a random context factor and centre jitter (the
-    template jitter for a template crop)."""
+    template context and jitter for a template crop, where set)."""
     x, y, w, h = (float(v) for v in box_xywh)
-    factor = rng.uniform(*config.context_range)
+    if template and config.template_context is not None:
+        factor = config.template_context
+    else:
+        factor = rng.uniform(*config.context_range)
     side = max(1, math.ceil(math.sqrt(w * h) * factor))
     jitter = config.jitter
     if template and config.template_jitter is not None:
