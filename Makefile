@@ -99,10 +99,10 @@ nano-eval: $(STAMP)
 	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --baseline no-motion \
 		--out runs/eval/no-motion
 	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --model runs/nano-sft-f \
-		$(NANO_TRACK) --out runs/eval/nano-sft
+		$(NANO_TRACK) --out runs/eval/nano-sft-f
 	$(R1) eval --dataset got10k --root $(N)/synth-val --split val --model nano --batch 8 \
-		--out runs/eval/nano-grpo
-	$(R1) report runs/eval/no-motion runs/eval/nano-sft runs/eval/nano-grpo \
+		--out runs/eval/nano-grpo-f
+	$(R1) report runs/eval/no-motion runs/eval/nano-sft-f runs/eval/nano-grpo-f \
 		--plot runs/eval/success.png
 
 lint: $(STAMP)

@@ -408,3 +408,57 @@ def test_no_motion_baseline_repeats_the_first_box(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse: --model or --baseline, not both
         main([*args, "--baseline", "no-motion", "--model", "m", "--out", str(out)])
     assert exit_info.value.code == 2
+
+
+def test_a_retrained_model_at_the_same_path_is_not_mixed_into_a_run(tmp_path, tiny_model, capsys):
+    """A run records a digest of the model's weights: resuming it with other weights at the same
+    path is refused (one line, exit 2), as any other change of settings is."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from r1track.models import weights_digest
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    assert weights_digest(str(model)) == weights_digest(str(tiny_model))  # not the path
+    assert weights_digest(str(tmp_path / "none")) is None and weights_digest("org/id") is None
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=1, length=3)
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    args += ["--model", str(model), "--crop-size", "112", "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    assert main(args) == 0  # same weights: resumes (nothing left to do)
+    weights = model / "model.safetensors"
+    tensors = load_file(weights)
+    name = sorted(tensors)[-1]
+    tensors[name] = tensors[name] + 1e-3
+    save_file(tensors, weights, metadata={"format": "pt"})
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weights" in err[0] and "other settings" in err[0], err
+    # a run written before digests existed has none, and resumes
+    legacy = tmp_path / "legacy"
+    check_manifest(legacy, _manifest(root))
+    check_manifest(legacy, _manifest(root, weights="0123"))
+    with pytest.raises(UserError, match="weights"):
+        check_manifest(tmp_path / "run", _manifest(root, weights="0123"))
+
+
+def test_weights_digest_of_large_files_samples_windows(tmp_path, monkeypatch):
+    import r1track.models as models
+
+    monkeypatch.setattr(models, "DIGEST_FULL_BYTES", 1000)
+    monkeypatch.setattr(models, "DIGEST_WINDOW", 100)
+    data = bytearray(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    (tmp_path / "model.bin").write_bytes(bytes(data))
+    first = models.weights_digest(str(tmp_path))
+    data[0] ^= 1  # inside the first window
+    (tmp_path / "model.bin").write_bytes(bytes(data))
+    second = models.weights_digest(str(tmp_path))
+    (tmp_path / "model.bin").write_bytes(bytes(data) + b"x")  # the size is part of it
+    third = models.weights_digest(str(tmp_path))
+    assert len({first, second, third}) == 3
+    (tmp_path / "notes.txt").write_text("not a weight or config file")
+    assert models.weights_digest(str(tmp_path)) == third

@@ -28,7 +28,9 @@ from r1track.outputs import format_xywh
 from r1track.tracker import FrameResult, Tracker, TrackState
 
 # Settings that change the results: a run directory holds results of one combination only.
-IDENTITY_KEYS = ("dataset", "split", "model", "backend", "init", "tracker")
+IDENTITY_KEYS = ("dataset", "split", "model", "weights", "backend", "init", "tracker")
+LATER_KEYS = ("weights",)
+"""Identity keys that manifests written before them lack: such a run is compared without them."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -53,7 +55,11 @@ def check_manifest(run: Path, manifest: dict) -> None:
     """Refuse to mix results of different settings in one run directory; write the manifest."""
     old = layout.read_manifest(run)
     if old is not None:
-        changed = [k for k in IDENTITY_KEYS if old.get(k) != manifest.get(k)]
+        changed = [
+            k
+            for k in IDENTITY_KEYS
+            if old.get(k) != manifest.get(k) and not (k in LATER_KEYS and k not in old)
+        ]
         if changed:
             raise UserError(
                 f"{run} holds a run with other settings ({', '.join(changed)} differ); "
