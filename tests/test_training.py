@@ -116,28 +116,42 @@ def test_data_build_counts_dropped_samples(got_train, tmp_path):
     assert info["stats"]["train"]["drops"].get("box_mostly_outside_crop", 0) > 0
 
 
-def test_data_build_crop_geometry_flags(got_train, tmp_path):
-    """--context-range 3,3 --jitter 0: the search box is centred with side crop / 3."""
+def _offset(box) -> float:
+    """How far a box's centre lies from the centre of a 112 px crop (the larger of x and y)."""
+    x1, y1, x2, y2 = box
+    return max(abs((x1 + x2) / 2 - 56), abs((y1 + y2) / 2 - 56))
+
+
+def _side(box) -> float:
+    x1, y1, x2, y2 = box
+    return ((x2 - x1) * (y2 - y1)) ** 0.5
+
+
+def _template_and_search(out, measure) -> dict[str, list[float]]:
+    """`measure(box)` of every template box and every search box of a built dataset."""
     from datasets import load_from_disk
 
+    rows = load_from_disk(str(out))["train"]
+    values = {"template": [], "search": []}
+    for (template,), search in zip(rows["template_boxes"], rows["solution"], strict=True):
+        values["template"].append(measure(template))
+        values["search"].append(measure(search))
+    return values
+
+
+def test_data_build_crop_geometry_flags(got_train, tmp_path):
+    """--context-range 3,3 --jitter 0: the search box is centred with side crop / 3."""
     out = tmp_path / "fixed"
     args = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--sizes", "112"]
     extra = ["--num-samples", "8", "--context-range", "3,3", "--jitter", "0", "--out", str(out)]
     assert main([*args, *extra]) == 0
-    rows = load_from_disk(str(out))["train"]
-    for solution in rows["solution"]:
-        x1, y1, x2, y2 = solution
-        assert abs((x1 + x2) / 2 - 56) <= 1 and abs((y1 + y2) / 2 - 56) <= 1
-        assert abs(((x2 - x1) * (y2 - y1)) ** 0.5 - 112 / 3) <= 2
+    for offset, side in _template_and_search(out, lambda b: (_offset(b), _side(b)))["search"]:
+        assert offset <= 1 and abs(side - 112 / 3) <= 2
     # --template-jitter 0: templates centred (a box-free prompt's contract), search crops not
     out = tmp_path / "centred-templates"
     extra = ["--num-samples", "16", "--context-range", "3,3", "--jitter", "0.3", "--out", str(out)]
     assert main([*args, *extra, "--template-jitter", "0"]) == 0
-    rows = load_from_disk(str(out))["train"]
-    offsets = {"template": [], "search": []}
-    for (template,), search in zip(rows["template_boxes"], rows["solution"], strict=True):
-        for key, (x1, y1, x2, y2) in (("template", template), ("search", search)):
-            offsets[key].append(max(abs((x1 + x2) / 2 - 56), abs((y1 + y2) / 2 - 56)))
+    offsets = _template_and_search(out, _offset)
     assert max(offsets["template"]) <= 1
     assert max(offsets["search"]) > 5
     # --template-context 3 with a wide --context-range: templates at the tracker's scale, the
@@ -145,11 +159,7 @@ def test_data_build_crop_geometry_flags(got_train, tmp_path):
     out = tmp_path / "search-scales"
     extra = ["--num-samples", "24", "--context-range", "2,5", "--jitter", "0", "--out", str(out)]
     assert main([*args, *extra, "--template-context", "3"]) == 0
-    rows = load_from_disk(str(out))["train"]
-    sides = {"template": [], "search": []}
-    for (template,), search in zip(rows["template_boxes"], rows["solution"], strict=True):
-        for key, (x1, y1, x2, y2) in (("template", template), ("search", search)):
-            sides[key].append(((x2 - x1) * (y2 - y1)) ** 0.5)
+    sides = _template_and_search(out, _side)
     assert all(abs(side - 112 / 3) <= 2 for side in sides["template"])
     assert max(sides["search"]) - min(sides["search"]) > 15
 
