@@ -19,6 +19,7 @@ from r1track.training import rewards
 from r1track.training.config import load_config
 from r1track.training.data import BuildConfig, build_dataset
 from r1track.training.sampling import SamplingConfig
+from r1track.training.trainers import TRAIN_INFO
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -512,18 +513,102 @@ def test_grpo_under_torchrun_ddp(tiny_model, built, tmp_path):
     assert state["global_step"] == 4 and (out / "model.safetensors").is_file()
 
 
-def test_training_resumes_from_its_last_checkpoint(tiny_model, built, tmp_path, capsys):
+def _final_weights(out: Path) -> dict:
+    from safetensors.torch import load_file
+
+    name = "adapter_model.safetensors" if (out / "adapter_config.json").is_file() else None
+    return load_file(out / name) if name else _weights(out)
+
+
+def _logged_losses(out: Path) -> list[float]:
+    last = max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    history = json.loads((last / "trainer_state.json").read_text())["log_history"]
+    return [entry["loss"] for entry in history if "loss" in entry]
+
+
+@pytest.fixture(scope="module")
+def vision_data(got_train, tmp_path_factory) -> Path:
+    """One crop size and a validation split, as `train vision` needs."""
+    out = tmp_path_factory.mktemp("vision-data") / "data"
+    config = BuildConfig(
+        "got10k",
+        str(got_train),
+        num_samples=40,
+        val_fraction=0.25,
+        sampling=SamplingConfig(sizes=(112,), max_gap=5),
+    )
+    build_dataset(config, out, workers=1, progress=False)
+    return out
+
+
+RESUME_CASES = {
+    "sft": ("sft", "tiny", []),
+    "sft-lora": ("sft", "tiny", ["lora.enabled=true", "model.train_vision=true"]),
+    "grpo": ("grpo", "sft", ["grpo.reward=format", "grpo.scale_rewards=none"]),
+    "grpo-lora": (
+        "grpo",
+        "sft",
+        ["grpo.reward=format", "grpo.scale_rewards=none", "lora.enabled=true"],
+    ),
+    "vision": ("vision", "tiny", ["optim.max_steps=6", "logging.logging_steps=3"]),
+}
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(
+    case, tiny_model, sft_model, built, vision_data, tmp_path, request
+):
+    """Killed (SIGKILL) right after its step-2 (vision: step-4) checkpoint, then rerun: the final
+    weights and every logged loss equal those of one uninterrupted run with the same seed."""
+    kind, start, extra = RESUME_CASES[case]
+    model = tiny_model if start == "tiny" else sft_model
+    data = vision_data if kind == "vision" else built
+    config = CONFIGS / ("nano/vision.yaml" if kind == "vision" else f"tiny-cpu-{kind}.yaml")
+    args = ["train", kind, "--config", str(config), f"model.path={model}", f"data.path={data}"]
+    args += ["logging.save_steps=2", *extra]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert main([*args, f"output_dir={whole}"]) == 0
+    kill_at = "4" if kind == "vision" else "2"
+    killed = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "kill_at_checkpoint.py"),
+            kill_at,
+            *args,
+            f"output_dir={resumed}",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        timeout=300,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (resumed / f"checkpoint-{kill_at}").is_dir() and not (resumed / TRAIN_INFO).exists()
+    assert main([*args, f"output_dir={resumed}"]) == 0
+    a, b = _final_weights(whole), _final_weights(resumed)
+    assert a.keys() == b.keys()
+    assert all(torch_allclose(a[k], b[k]) for k in a), [
+        k for k in a if not torch_allclose(a[k], b[k])
+    ][:5]
+    start_weights = _weights(model)
+    if kind != "vision":
+        assert _logged_losses(whole) == pytest.approx(_logged_losses(resumed), rel=1e-6)
+        assert len(_logged_losses(whole)) == 4
+    if not (resumed / "adapter_config.json").is_file():  # and it trained: not the start weights
+        assert any(not torch_allclose(b[k], start_weights[k]) for k in b)
+
+
+def torch_allclose(x, y) -> bool:
+    import torch
+
+    return x.shape == y.shape and torch.allclose(x.float(), y.float(), atol=1e-6, rtol=1e-5)
+
+
+def test_resume_false_starts_over(tiny_model, built, tmp_path, capsys):
     out = tmp_path / "resume"
     assert _train("sft", tiny_model, built, out, "optim.max_steps=2", "logging.save_steps=2") == 0
-    assert (out / "checkpoint-2").is_dir()
     capsys.readouterr()
-    assert _train("sft", tiny_model, built, out, "optim.max_steps=4", "logging.save_steps=2") == 0
-    logged = capsys.readouterr().out
-    # resumed at step 2: only steps 3 and 4 are trained (and logged) by the second run
-    assert logged.count("'loss'") == 2 and (out / "checkpoint-4").is_dir()
-    capsys.readouterr()
-    fresh = tmp_path / "fresh"
-    assert _train("sft", tiny_model, built, fresh, "optim.max_steps=4", "resume=false") == 0
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=4", "resume=false") == 0
     assert capsys.readouterr().out.count("'loss'") == 4
 
 

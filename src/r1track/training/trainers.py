@@ -65,11 +65,14 @@ def load_data(config: TrainConfig):
 def load_model(config: TrainConfig):
     """The model to train: full or LoRA, with the vision tower trained or frozen."""
     import torch
-    from transformers import AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText, set_seed
 
     from r1track.backends.hf import resolve_checkpoint
 
     path = resolve_checkpoint(config.model.path)
+    # seeded before the model is built: LoRA's initial adapter weights are drawn here, before the
+    # Trainer seeds, and differed from run to run with the same seed
+    set_seed(config.optim.seed)
     dtype = config.model.dtype
     if dtype == "auto":
         dtype = "bfloat16" if torch.cuda.is_available() else "float32"
@@ -132,6 +135,74 @@ def _common_args(config: TrainConfig) -> dict:
     )
 
 
+def load_checkpoint_weights(model, checkpoint: str | Path) -> None:
+    """Load a Trainer checkpoint's full weights into `model`, every tensor or an error.
+
+    `save_pretrained` writes Qwen2.5-VL's weights under their original checkpoint names
+    (`model.layers.*`, `visual.*`), while the live model names them `model.language_model.*` and
+    `model.visual.*`. transformers' Trainer reloads a checkpoint with a non-strict
+    `load_state_dict` on the saved names, so on resume no tensor matches and training silently
+    continues from the initial weights. `from_pretrained` applies the model's own name mapping;
+    its tensors are then copied in strictly.
+    """
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    try:
+        loaded = type(model).from_pretrained(str(checkpoint), dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"resume: cannot read {checkpoint}: {str(exc).splitlines()[0]}") from exc
+    try:
+        with torch.no_grad():
+            model.load_state_dict(loaded.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise UserError(
+            f"resume: {checkpoint} does not fit this model: {str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def _has_file(checkpoint: str, *names: str) -> bool:
+    return any((Path(checkpoint) / name).is_file() for name in names)
+
+
+def _resuming(trainer_class):
+    """`trainer_class` whose resume restores every trained tensor of the checkpoint.
+
+    Two gaps in transformers' reload are closed: full weights go through
+    `load_checkpoint_weights` (the saved names differ from the live ones); and a LoRA checkpoint
+    that also holds sub-folder adapters (TRL's GRPO saves its reference copy in `ref/`) gets its
+    top-level adapter loaded too, which transformers skips whenever sub-folders exist.
+    DeepSpeed and FSDP checkpoints keep their own loaders.
+    """
+    from transformers.utils import (
+        ADAPTER_SAFE_WEIGHTS_NAME,
+        ADAPTER_WEIGHTS_NAME,
+        SAFE_WEIGHTS_INDEX_NAME,
+        SAFE_WEIGHTS_NAME,
+    )
+
+    class Resuming(trainer_class):
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            target = self.model if model is None else model
+            plain = target is self.model and not (self.is_deepspeed_enabled or self.is_fsdp_enabled)
+            peft = hasattr(target, "active_adapter") and hasattr(target, "load_adapter")
+            full = _has_file(resume_from_checkpoint, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)
+            if plain and full and not peft:
+                load_checkpoint_weights(target, resume_from_checkpoint)
+                return
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+            adapter = _has_file(
+                resume_from_checkpoint, ADAPTER_SAFE_WEIGHTS_NAME, ADAPTER_WEIGHTS_NAME
+            )
+            if plain and peft and adapter:
+                target.load_adapter(
+                    resume_from_checkpoint, target.active_adapter, is_trainable=True
+                )
+
+    Resuming.__name__ = Resuming.__qualname__ = trainer_class.__name__
+    return Resuming
+
+
 def _resume(config: TrainConfig) -> bool:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -178,7 +249,7 @@ def run_sft(config: TrainConfig) -> Path:
         eval_strategy="steps" if do_eval else "no",
         eval_steps=config.logging.eval_steps if do_eval else None,
     )
-    trainer = SFTTrainer(
+    trainer = _resuming(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=train,
@@ -219,7 +290,7 @@ def run_grpo(config: TrainConfig) -> Path:
         temperature=g.temperature,
         **vllm,
     )
-    trainer = GRPOTrainer(
+    trainer = _resuming(GRPOTrainer)(
         model=model,
         reward_funcs=[REWARDS[g.reward]],
         args=args,

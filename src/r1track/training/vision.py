@@ -14,9 +14,12 @@ that RMSNorm mostly keeps (benchmarks/nano.md, experiment 8). This stage fixes b
 Its config is a training YAML (`configs/nano/vision.yaml`): model.path, data.path (a `data build`
 dataset with one crop size), output_dir, optim (learning_rate, lr_scheduler_type and
 warmup_ratio as transformers names them, max_steps, per-device batch size, seed),
-logging.logging_steps (held-out R^2 printed every N steps) and the `vision` section. It holds
-`vision.pairs` search images in memory (8000 at 112 px: ~2.4 GB), takes minutes on a CPU for nano
-and keeps no intermediate checkpoints: an interrupted run starts over.
+logging.logging_steps (held-out R^2 printed every N steps), logging.save_steps /
+save_total_limit (checkpoints) and the `vision` section. It holds `vision.pairs` search images in
+memory (8000 at 112 px: ~2.4 GB) and takes minutes on a CPU for nano. Every `save_steps` steps it
+writes `output_dir/checkpoint-N/vision_state.pt` (tower, head, optimizer, schedule and both random
+generators); with `resume` (the default) a rerun continues from the newest one and ends with the
+weights an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import numpy as np
 from r1track.errors import UserError
 from r1track.training.config import TrainConfig
 from r1track.training.trainers import TRAIN_INFO, load_data, load_model
+
+VISION_STATE = "vision_state.pt"
 
 
 def search_pixels(processor, rows):
@@ -72,9 +77,35 @@ def _scheduler(optimizer, optim):
         raise UserError(f"optim.lr_scheduler_type: {str(exc).splitlines()[0]}") from exc
 
 
+def _checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """`checkpoint-N` folders of a vision run that hold a complete state, oldest first."""
+    found = []
+    for path in out.glob("checkpoint-*") if out.is_dir() else []:
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit() and (path / VISION_STATE).is_file():
+            found.append((int(step), path))
+    return sorted(found)
+
+
+def _save_state(out: Path, step: int, state: dict, keep: int | None) -> None:
+    """Write checkpoint-`step` atomically (a folder renamed into place), then prune old ones."""
+    import torch
+
+    final = out / f"checkpoint-{step}"
+    tmp = out / f".checkpoint-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save(state, tmp / VISION_STATE)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    if keep:
+        for _, old in _checkpoints(out)[:-keep]:
+            shutil.rmtree(old)
+
+
 def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarray:
     """Step 1: train the tower (and a linear head) to regress the search box. Returns the final
-    held-out R^2 of x1, y1, x2, y2."""
+    held-out R^2 of x1, y1, x2, y2. Saves checkpoints and resumes from the newest one."""
     import torch
 
     v, o = config.vision, config.optim
@@ -97,9 +128,22 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=o.learning_rate)
     scheduler = _scheduler(optimizer, o)
     rng = np.random.default_rng(o.seed)
+    out, log = Path(config.output_dir), config.logging
+    start = 0
+    saved = _checkpoints(out) if config.resume else []
+    if saved:
+        start, path = saved[-1]
+        state = torch.load(path / VISION_STATE, weights_only=False)
+        tower.load_state_dict(state["tower"])
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        print(f"vision: resumed from {path}", file=sys.stderr)
     t0 = time.perf_counter()
     r2 = np.zeros(4)
-    for step in range(o.max_steps + 1):
+    for step in range(start, o.max_steps + 1):
         if step % config.logging.logging_steps == 0 or step == o.max_steps:
             tower.eval()
             with torch.no_grad():
@@ -122,6 +166,16 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if log.save_steps and (step + 1) % log.save_steps == 0 and step + 1 < o.max_steps:
+            state = {
+                "tower": tower.state_dict(),
+                "head": head.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+            }
+            _save_state(out, step + 1, state, log.save_total_limit)
     tower.eval()
     return r2
 
