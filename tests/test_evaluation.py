@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from conftest import decode_request
-from helpers import white_blob_oracle, write_got10k, write_otb, write_tnl2k
+from helpers import (
+    white_blob_oracle,
+    write_got10k,
+    write_lasot,
+    write_otb,
+    write_tnl2k,
+    write_trackingnet,
+)
 from r1track.backends.base import GenerationRequest
 from r1track.cli import main
 from r1track.datasets import load_dataset
@@ -424,6 +431,29 @@ def test_eval_bad_inputs_are_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "o").exists()
+
+
+def test_eval_without_split_uses_the_datasets_own_default(tmp_path, capsys):
+    """`--split` defaults per dataset (OTB has no val split), and --help says which."""
+    expected = {"got10k": "val", "lasot": "test", "otb": "test", "tnl2k": "test"}
+    expected["trackingnet"] = "test"
+    writers = {"lasot": write_lasot, "otb": write_otb, "tnl2k": write_tnl2k}
+    writers["trackingnet"] = write_trackingnet
+    writers["got10k"] = lambda root: write_got10k(root, "val", num_seqs=1, length=4)
+    for dataset, split in expected.items():
+        root = tmp_path / dataset
+        writers[dataset](root)
+        out = tmp_path / f"run-{dataset}"
+        args = ["eval", "--dataset", dataset, "--root", str(root), "--baseline", "no-motion"]
+        assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
+        assert json.loads((out / layout.MANIFEST).read_text())["split"] == split
+        assert json.loads((out / layout.REPORT).read_text())["sequences"] >= 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for dataset, split in expected.items():
+        assert f"{dataset}: {split} (default)" in help_text
 
 
 def test_no_motion_baseline_repeats_the_first_box(tmp_path, capsys):
