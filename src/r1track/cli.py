@@ -116,26 +116,11 @@ def _refuse_model_flags(args: argparse.Namespace) -> None:
 
 def _tracker_config(args: argparse.Namespace):
     """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else the defaults."""
-    from r1track.models import SETTINGS_KEYS, read_settings
+    from r1track.models import SETTINGS_KEYS
     from r1track.tracker import TrackerConfig
 
-    settings = read_settings(args.model) if args.backend == "hf" else {}
-    chosen = dict(settings)
-    for key in SETTINGS_KEYS:  # each setting has its flag of the same name
-        if getattr(args, key) is not None:
-            chosen[key] = getattr(args, key)
-    defaults = TrackerConfig()
-    context = chosen.get("context", defaults.search_factor)
-    return TrackerConfig(
-        crop_size=chosen.get("crop_size", defaults.crop_size),
-        template_factor=context,
-        search_factor=context,
-        prompt=chosen.get("prompt", defaults.prompt),
-        think=chosen.get("think", defaults.think),
-        coord_tint=chosen.get("coord_tint", defaults.coord_tint),
-        scale_lr=chosen.get("scale_lr", defaults.scale_lr),
-        views=chosen.get("views", defaults.views),
-    )
+    flags = {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag of that name
+    return TrackerConfig.for_checkpoint(args.model if args.backend == "hf" else None, **flags)
 
 
 def _resolve_model(args: argparse.Namespace) -> None:
