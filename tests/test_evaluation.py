@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from conftest import decode_request
-from helpers import white_blob_oracle, write_got10k, write_otb, write_tnl2k
+from helpers import (
+    white_blob_oracle,
+    write_got10k,
+    write_lasot,
+    write_otb,
+    write_tnl2k,
+    write_trackingnet,
+)
 from r1track.backends.base import GenerationRequest
 from r1track.cli import main
 from r1track.datasets import load_dataset
@@ -81,10 +88,54 @@ def test_got10k_metrics_equal_the_official_toolkit(tmp_path):
     assert abs(ours["ao"] - official["ao"]) < 1e-9
     assert abs(ours["sr50"] - official["sr"]) < 1e-9
     assert abs(ours["sr75"] - official["succ_curve"][75]) < 1e-9
-    assert abs(ours["fps"] - official["speed_fps"]) < 1e-9
+    assert abs(ours["fps_toolkit"] - official["speed_fps"]) < 1e-9
     assert np.allclose(ours["success_curve"], official["succ_curve"], atol=1e-12)
     assert ours["frames"] == 3 * 8 - 1  # frame 0 and the one cover == 0 frame excluded
     assert [r["scored_frames"] for r in ours["per_sequence"]] == [8, 7, 8]
+
+
+def test_report_gives_the_real_frame_rate_beside_the_toolkit_fps(tmp_path, capsys):
+    """Frame 0 (given its box) takes almost no time, so the toolkit's mean of 1/t is many times
+    the real rate: the report names both, and keeps no ambiguous `fps`."""
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=2, length=5)
+    run = tmp_path / "run"
+    layout.atomic_write(run / layout.MANIFEST, json.dumps(_manifest(root)))
+    for seq in load_dataset("got10k", root, "val"):
+        boxes = "".join(format_xywh(b) + "\n" for b in seq.boxes)
+        layout.atomic_write(layout.times_path(run, "got10k", seq.name), "0.0001\n" + "0.2\n" * 4)
+        layout.atomic_write(layout.boxes_path(run, "got10k", seq.name), boxes)
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((run / layout.REPORT).read_text())
+    assert report["sequences"] == len(names)
+    assert report["frames_per_second"] == pytest.approx(10 / (2 * 0.0001 + 8 * 0.2))
+    assert report["fps_toolkit"] == pytest.approx((2 * 10000 + 8 * 5) / 10)
+    assert "fps" not in report
+    head, row = out.splitlines()[:2]
+    assert head.split()[4:6] == ["frames/s", "fps_toolkit"]
+    assert row.split()[4:6] == ["6.249", "2004.000"]
+    assert "frames_per_second = frames / summed per-frame seconds" in out
+    assert "fps_toolkit = mean of 1/t" in out
+
+
+def test_a_run_whose_sequences_all_failed_says_so(tmp_path, capsys):
+    """Not "(test split): not scored" for a val run: the footnote gives the real reason."""
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=2, length=4)
+    for name in names:
+        (root / "val" / name / "00000002.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "run"
+    args = ["--dataset", "got10k", "--root", str(root), "--split", "val", "--out", str(out)]
+    assert main(["eval", *args, "--baseline", "no-motion"]) == 1
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(not scored: all 2 sequences failed (reasons in <seq>/error.txt))" in printed
+    assert "test split" not in printed
+    report = json.loads((out / layout.REPORT).read_text())
+    assert report["convention"] == "not scored: all 2 sequences failed (reasons in <seq>/error.txt)"
+    assert report["missing"] == names and report["sequences"] == 0
 
 
 def test_the_toolkit_runs_our_tracker(tmp_path, scripted):
@@ -380,6 +431,29 @@ def test_eval_bad_inputs_are_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "o").exists()
+
+
+def test_eval_without_split_uses_the_datasets_own_default(tmp_path, capsys):
+    """`--split` defaults per dataset (OTB has no val split), and --help says which."""
+    expected = {"got10k": "val", "lasot": "test", "otb": "test", "tnl2k": "test"}
+    expected["trackingnet"] = "test"
+    writers = {"lasot": write_lasot, "otb": write_otb, "tnl2k": write_tnl2k}
+    writers["trackingnet"] = write_trackingnet
+    writers["got10k"] = lambda root: write_got10k(root, "val", num_seqs=1, length=4)
+    for dataset, split in expected.items():
+        root = tmp_path / dataset
+        writers[dataset](root)
+        out = tmp_path / f"run-{dataset}"
+        args = ["eval", "--dataset", dataset, "--root", str(root), "--baseline", "no-motion"]
+        assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
+        assert json.loads((out / layout.MANIFEST).read_text())["split"] == split
+        assert json.loads((out / layout.REPORT).read_text())["sequences"] >= 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for dataset, split in expected.items():
+        assert f"{dataset}: {split} (default)" in help_text
 
 
 def test_no_motion_baseline_repeats_the_first_box(tmp_path, capsys):

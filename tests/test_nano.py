@@ -55,3 +55,27 @@ def test_nano_tracks_the_demo_clip_far_better_than_not_moving(tmp_path):
     # measured when bundled (benchmarks/nano.md): nano 0.640, no-motion 0.100; a random or
     # image-blind model stays near no-motion or below it (its box drifts)
     assert nano > 2 * no_motion and nano > no_motion + 0.1, (nano, no_motion)
+
+
+def test_the_readme_python_snippet_with_nano_gives_usable_answers():
+    """The Python API applies the bundled model's settings file (crop 112, context 3, prompt
+    nano) without being told: with R1-Track's defaults every answer is unusable."""
+    from itertools import islice
+
+    from r1track.backends import load_backend
+    from r1track.tracker import Tracker
+    from r1track.video import open_frames
+
+    truth = np.loadtxt(ASSETS / "demo.groundtruth.txt", delimiter=",")
+    backend = load_backend("hf", "nano", device="cpu")
+    try:
+        tracker = Tracker(backend)
+        frames = open_frames(str(ASSETS / "demo.mp4"))
+        results = list(islice(tracker.track(frames, bbox=tuple(truth[0])), 5))
+    finally:
+        backend.close()
+    fallbacks = [r.fallback for r in results[1:]]
+    assert len(fallbacks) == 4 and fallbacks.count(None) >= 3, fallbacks
+    settings = json.loads((NANO / SETTINGS_FILE).read_text())
+    assert (tracker.config.crop_size, tracker.config.prompt) == (settings["crop_size"], "nano")
+    assert tracker.config.search_factor == settings["context"]

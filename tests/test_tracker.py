@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -263,3 +265,39 @@ def test_views_mirror_back_and_outvote_a_wrong_view(scripted):
     assert min(run(2, liar=None)) > 0.85
     with pytest.raises(UserError, match="views"):
         TrackerConfig(views=5)
+
+
+def test_a_tracker_without_config_takes_the_checkpoints_settings(tiny_model, tmp_path):
+    """The library, not only the CLI, applies a checkpoint's r1track_tracker.json: a Tracker
+    made without a config uses the file's values, and `for_checkpoint` overrides some of them."""
+    import shutil
+
+    from r1track.backends import load_backend
+    from r1track.models import write_settings
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    settings = {"crop_size": 112, "context": 3.0, "prompt": "nano", "coord_tint": 0.3}
+    write_settings(model, **settings, think=False, scale_lr=0.5, views=2)
+    from_file = TrackerConfig(
+        crop_size=112,
+        template_factor=3.0,
+        search_factor=3.0,
+        prompt="nano",
+        think=False,
+        coord_tint=0.3,
+        scale_lr=0.5,
+        views=2,
+    )
+    backend = load_backend("hf", str(model), device="cpu")
+    try:
+        assert Tracker(backend).config == from_file
+    finally:
+        backend.close()
+    assert TrackerConfig.for_checkpoint(str(model)) == from_file
+    overridden = TrackerConfig.for_checkpoint(str(model), views=1, context=2.0, crop_size=None)
+    assert overridden == replace(from_file, views=1, template_factor=2.0, search_factor=2.0)
+    assert TrackerConfig.for_checkpoint(str(tiny_model)) == TrackerConfig()  # no settings file
+    assert TrackerConfig.for_checkpoint(None, prompt="100k") == TrackerConfig(prompt="100k")
+    with pytest.raises(TypeError, match="unknown tracker setting 'crop'"):
+        TrackerConfig.for_checkpoint(str(model), crop=112)

@@ -116,26 +116,11 @@ def _refuse_model_flags(args: argparse.Namespace) -> None:
 
 def _tracker_config(args: argparse.Namespace):
     """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else the defaults."""
-    from r1track.models import SETTINGS_KEYS, read_settings
+    from r1track.models import SETTINGS_KEYS
     from r1track.tracker import TrackerConfig
 
-    settings = read_settings(args.model) if args.backend == "hf" else {}
-    chosen = dict(settings)
-    for key in SETTINGS_KEYS:  # each setting has its flag of the same name
-        if getattr(args, key) is not None:
-            chosen[key] = getattr(args, key)
-    defaults = TrackerConfig()
-    context = chosen.get("context", defaults.search_factor)
-    return TrackerConfig(
-        crop_size=chosen.get("crop_size", defaults.crop_size),
-        template_factor=context,
-        search_factor=context,
-        prompt=chosen.get("prompt", defaults.prompt),
-        think=chosen.get("think", defaults.think),
-        coord_tint=chosen.get("coord_tint", defaults.coord_tint),
-        scale_lr=chosen.get("scale_lr", defaults.scale_lr),
-        views=chosen.get("views", defaults.views),
-    )
+    flags = {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag of that name
+    return TrackerConfig.for_checkpoint(args.model if args.backend == "hf" else None, **flags)
 
 
 def _resolve_model(args: argparse.Namespace) -> None:
@@ -237,7 +222,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from r1track.datasets import load_dataset
+    from r1track.datasets import load_dataset, resolve_split
     from r1track.evaluation.report import score_run, success_plot, table, write_report
     from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
     from r1track.models import weights_digest
@@ -259,6 +244,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
+    args.split = resolve_split(args.dataset, args.split)
     sequences = load_dataset(args.dataset, args.root, args.split)
     chosen = select(sequences, shard, args.max_seqs)
     if args.init == "text" and not any(s.description for s in chosen):
@@ -508,16 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     track.set_defaults(func=_cmd_track)
 
-    from r1track.datasets import LOADERS
+    from r1track.datasets import LOADERS, split_help
 
     ev = commands.add_parser(
         "eval", help="run a benchmark (resumable, sharded, batched) and score it"
     )
     ev.add_argument("--dataset", choices=sorted(LOADERS), required=True)
     ev.add_argument("--root", required=True, help="dataset root folder")
-    ev.add_argument(
-        "--split", default="val", help="got10k: train/val/test; lasot: test/train/all; ..."
-    )
+    ev.add_argument("--split", help=f"the dataset's split; {split_help()}")
     ev.add_argument(
         "--init", choices=("bbox", "text"), default="bbox", help="text: use the description"
     )

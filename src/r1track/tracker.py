@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 from PIL import Image
@@ -111,6 +111,24 @@ class TrackerConfig:
             raise UserError(f"views must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise UserError(f"max new tokens must be positive, got {self.max_new_tokens}")
+
+    @classmethod
+    def for_checkpoint(cls, model: str | None = None, **overrides) -> TrackerConfig:
+        """The settings to track with `model` (a checkpoint directory or a bundled name such as
+        `nano`): each override that is not None, else the checkpoint's `r1track_tracker.json`,
+        else R1-Track's defaults. Overrides are fields, or `context` (both crop factors)."""
+        from r1track.models import read_settings, resolve_model
+
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)} - {"context"})
+        if unknown:
+            raise TypeError(f"unknown tracker setting {unknown[0]!r}")
+        chosen = read_settings(resolve_model(model)) if model else {}
+        chosen.update({k: v for k, v in overrides.items() if v is not None})
+        context = chosen.pop("context", None)
+        if context is not None:
+            chosen.setdefault("template_factor", context)
+            chosen.setdefault("search_factor", context)
+        return cls(**chosen)
 
     @property
     def answer_tokens(self) -> int:
@@ -210,11 +228,18 @@ def _fmt(box: np.ndarray) -> str:
 
 
 class Tracker:
-    """Single-object tracking with a multimodal LLM behind a `Backend`."""
+    """Single-object tracking with a multimodal LLM behind a `Backend`.
+
+    Without a `config`, the tracker uses the settings of the backend's checkpoint (its
+    `r1track_tracker.json`, when the backend has a `checkpoint` directory), else R1-Track's
+    defaults; `TrackerConfig.for_checkpoint(model, **overrides)` changes some of them.
+    """
 
     def __init__(self, backend: Backend, config: TrackerConfig | None = None):
         self.backend = backend
-        self.config = config or TrackerConfig()
+        if config is None:
+            config = TrackerConfig.for_checkpoint(getattr(backend, "checkpoint", None))
+        self.config = config
         limits = backend.pixel_limits
         size = self.config.crop_size
         if smart_resize(size, size, limits.factor, limits.min_pixels, limits.max_pixels) != (

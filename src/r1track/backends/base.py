@@ -37,7 +37,11 @@ class PixelLimits:
 
 
 class Backend(Protocol):
-    """Answers chat requests with text. Greedy decoding: the same request gives the same answer."""
+    """Answers chat requests with text. Greedy decoding: the same request gives the same answer.
+
+    A backend that loads a checkpoint may also expose it as `checkpoint` (a path or Hub id): a
+    `Tracker` made without a config then uses that checkpoint's `r1track_tracker.json` settings.
+    """
 
     name: str
     """Short name for logs and reports (`hf`, `openai`)."""

@@ -100,6 +100,8 @@ class HFBackend:
 
         hf_logging.disable_progress_bar()
         path = resolve_checkpoint(model)
+        self.checkpoint = path
+        """The checkpoint loaded (a directory or a Hub id): `Tracker` takes its settings."""
         try:
             adapter = Path(path) / ADAPTER_CONFIG
             if adapter.is_file() and not (Path(path) / "config.json").is_file():

@@ -16,10 +16,12 @@ from r1track.evaluation.metrics import (
     GOT10K_THRESHOLDS,
     OPE_CONVENTION,
     OPE_THRESHOLDS,
+    SPEED_CONVENTION,
     got10k_scores,
     got10k_sequence_ious,
     ope_scores,
     ope_sequence,
+    speeds,
 )
 
 
@@ -71,13 +73,13 @@ def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
             "fallbacks": int(counts[2]),
             "unparsed": int(counts[1]),
         }
+        times.append(seq_times)
         if seq.has_groundtruth:
             if dataset == "got10k":
                 seq_ious = got10k_sequence_ious(
                     pred, seq.boxes, seq.attributes["cover"], seq.attributes["resolution"]
                 )
                 ious.append(seq_ious)
-                times.append(seq_times)
                 scores = got10k_scores([seq_ious], [seq_times])
                 row.update(
                     ao=scores["ao"],
@@ -88,7 +90,6 @@ def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
             else:
                 scores = ope_sequence(pred, seq.boxes)
                 ope_rows.append(scores)
-                times.append(seq_times)
                 row.update(
                     auc=scores["auc"],
                     precision=scores["precision"],
@@ -110,17 +111,23 @@ def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
     if dataset == "got10k" and ious:
         report.update(convention=GOT10K_CONVENTION, **got10k_scores(ious, times))
     elif ope_rows:
-        overall = ope_scores(ope_rows)
-        all_times = np.concatenate(times) if times else np.zeros(0)
-        all_times = all_times[np.isfinite(all_times) & (all_times > 0)]
-        report.update(
-            convention=OPE_CONVENTION,
-            **overall,
-            fps=float(np.mean(1 / all_times)) if len(all_times) else None,
-        )
+        report.update(convention=OPE_CONVENTION, **ope_scores(ope_rows), **speeds(times))
     else:
-        report["convention"] = "no ground truth beyond the first frame (test split): not scored"
+        reason = _not_scored(run, manifest["split"], rows, missing)
+        report.update(convention=reason, **speeds(times))
+    if report["frames_per_second"] is not None:
+        report["speed_convention"] = SPEED_CONVENTION
     return report
+
+
+def _not_scored(run: Path, split: str, rows: list[dict], missing: list[str]) -> str:
+    """Why a run has no scores: nothing finished (and how many failed), or no ground truth."""
+    if rows:
+        return f"no ground truth beyond the first frame ({split} split): not scored"
+    failed = sum(layout.error_path(run, name).is_file() for name in missing)
+    if missing and failed == len(missing):
+        return f"not scored: all {failed} sequences failed (reasons in <seq>/error.txt)"
+    return f"not scored: no sequence finished ({failed} of {len(missing)} failed)"
 
 
 def write_report(run: str | Path, report: dict) -> Path:
@@ -140,8 +147,9 @@ def _fmt(value) -> str:
 def table(reports: list[dict]) -> str:
     """A plain-text table of one or more runs' overall numbers."""
     got = all(r["dataset"] == "got10k" for r in reports)
-    keys = ["ao", "sr50", "sr75", "fps"] if got else ["auc", "precision", "norm_precision", "fps"]
-    head = ["run", *keys, "fallback", "seqs", "missing"]
+    scores = ["ao", "sr50", "sr75"] if got else ["auc", "precision", "norm_precision"]
+    keys = [*scores, "frames_per_second", "fps_toolkit"]
+    head = ["run", *scores, "frames/s", "fps_toolkit", "fallback", "seqs", "missing"]
     lines = [head]
     for r in reports:
         lines.append(
@@ -155,7 +163,8 @@ def table(reports: list[dict]) -> str:
         )
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     text = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
-    conventions = sorted({r.get("convention", "") for r in reports} - {""})
+    notes = [r.get(k) for k in ("convention", "speed_convention") for r in reports]
+    conventions = [c for c in dict.fromkeys(notes) if c]
     return "\n".join(text + [f"({c})" for c in conventions])
 
 

@@ -1,8 +1,8 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`, `views`); the command
-line uses them unless a flag overrides.
+(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`, `views`); the tracker
+uses them unless a flag (or an override to `TrackerConfig.for_checkpoint`) says otherwise.
 Bundled models are addressed by name (`--model nano`) and load offline from the package.
 """
 
