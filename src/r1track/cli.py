@@ -7,13 +7,16 @@ Expected user errors print one line on stderr and exit with code 2; other known 
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from r1track.errors import R1TrackError, UserError
+from r1track.errors import R1TrackError, UserError, shorten
+from r1track.paths import check_out_dir, check_out_file
 from r1track.prompts import PROMPT_VARIANTS
 
 
@@ -21,8 +24,17 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit code 2), not a usage dump."""
 
     def error(self, message: str):  # type: ignore[override]
+        if len(message) > 200:  # argparse echoes what was typed (a pasted page, say)
+            message = message[:200] + "..."
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
+
+
+# Qwen-VL's processors resize every image to sides that are multiples of 28 (patch 14 x merge 2):
+# an image budget below one such square cannot hold an image.
+MIN_MAX_PIXELS = 28 * 28
+# Tracker settings (TrackerConfig fields) and the flag, or r1track_tracker.json key, of each.
+SETTING_KEYS = {"template_factor": "context", "search_factor": "context"}
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -30,10 +42,45 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
-        raise UserError(f"--bbox {text!r}: expected four numbers X,Y,W,H") from None
+        raise UserError(f"--bbox {shorten(text)}: expected four numbers X,Y,W,H") from None
     if len(values) != 4:
-        raise UserError(f"--bbox {text!r}: expected four numbers X,Y,W,H, got {len(values)}")
+        raise UserError(f"--bbox {shorten(text)}: expected four numbers X,Y,W,H, got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"--bbox {shorten(text)}: expected four finite numbers X,Y,W,H")
     return values  # type: ignore[return-value]
+
+
+def _check_model_args(args: argparse.Namespace) -> None:
+    """Model flags the library would only trip over later (after writing the first frame, or
+    as a ZeroDivisionError): refused up front, naming the flag."""
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.max_pixels is not None and args.max_pixels < MIN_MAX_PIXELS:
+        raise UserError(
+            f"--max-pixels must be at least {MIN_MAX_PIXELS} (one 28x28 image patch), "
+            f"got {args.max_pixels}"
+        )
+    if args.backend == "hf":
+        from r1track.backends.hf import check_device
+
+        check_device(args.device)
+
+
+def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
+    """A tracker setting's error in the user's terms: the flag that set the value, or the
+    checkpoint's r1track_tracker.json when the value came from there (not a field name)."""
+    from r1track.tracker import SettingError
+
+    if not isinstance(exc, SettingError):
+        return str(exc)
+    key = SETTING_KEYS.get(exc.field, exc.field)
+    model = getattr(args, "model", None)
+    if getattr(args, key, None) is None and model and getattr(args, "backend", None) == "hf":
+        from r1track.models import SETTINGS_FILE, read_settings
+
+        if key in read_settings(model):
+            return f"{Path(model) / SETTINGS_FILE}: {exc}"
+    return f"--{key.replace('_', '-')} {exc.rule}"
 
 
 def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
@@ -156,9 +203,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
     bbox = _parse_bbox(args.bbox) if args.bbox is not None else None
     if args.text is not None and not args.text.strip():
         raise UserError("--text is empty")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
+    out = check_out_dir(args.out, "--out")
+    _check_model_args(args)
     _resolve_model(args)
     config = _tracker_config(args)
     # Everything cheap is checked before the model loads and before anything is written.
@@ -168,13 +214,16 @@ def _cmd_track(args: argparse.Namespace) -> int:
     if first is None:
         raise UserError(f"{args.source}: contains no frames")
     if bbox is not None:
-        check_init_box(bbox, first.size)
+        try:
+            check_init_box(bbox, first.size)
+        except UserError as exc:
+            raise UserError(f"--bbox: {exc}") from None
     backend = _backend(args)
     tracker = Tracker(backend, config)
     state, result = tracker.start(first, bbox=bbox, text=args.text)
     if args.text is not None:
         box = ",".join(f"{v:.1f}" for v in result.box)
-        print(f"grounded {args.text!r} at x,y,w,h = {box}", file=sys.stderr)
+        print(f"grounded {shorten(args.text)} at x,y,w,h = {box}", file=sys.stderr)
 
     reasons: Counter[str] = Counter()
     t0 = time.perf_counter()
@@ -234,6 +283,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         _refuse_model_flags(args)
         args.model = f"baseline:{args.baseline}"
     else:
+        _check_model_args(args)
         _resolve_model(args)
     shard = parse_shard(args.shard)
     if args.batch < 1:
@@ -241,9 +291,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.max_seqs is not None and args.max_seqs < 1:
         raise UserError(f"--max-seqs must be at least 1, got {args.max_seqs}")
     config = _tracker_config(args) if not args.baseline else None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
+    out = check_out_dir(args.out, "--out")
     args.split = resolve_split(args.dataset, args.split)
     sequences = load_dataset(args.dataset, args.root, args.split)
     chosen = select(sequences, shard, args.max_seqs)
@@ -299,6 +347,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from r1track.evaluation.report import score_run, success_plot, table, write_report
 
+    if len(args.runs) > 1:  # the plot path is checked before any run is scored or written
+        check_out_file(args.plot, "--plot", _plot_suffixes(), parent_must_exist=True)
+    for run in args.runs:
+        if not Path(run).is_dir():
+            raise UserError(f"{run}: no such run directory")
+        check_out_dir(run, "run directory")  # report.json and success.png are written there
     reports = []
     for run in args.runs:
         report = score_run(run)
@@ -322,9 +376,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot_suffixes() -> set[str]:
+    """File name endings matplotlib can save a figure as (.png, .pdf, .svg, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return {"." + ext for ext in FigureCanvasBase.get_supported_filetypes()}
+
+
 def _cmd_pack(args: argparse.Namespace) -> int:
     from r1track.evaluation.pack import pack_got10k
 
+    check_out_file(args.out, "--out", {".zip"})
     out, count = pack_got10k(args.run, args.out)
     print(f"wrote {out} ({count} sequences) for the GOT-10k evaluation server")
     return 0
@@ -334,9 +396,9 @@ def _parse_context_range(text: str) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in text.split(","))
     except ValueError:
-        raise UserError(f"--context-range {text!r}: expected LOW,HIGH, e.g. 2,8") from None
+        raise UserError(f"--context-range {shorten(text)}: expected LOW,HIGH, e.g. 2,8") from None
     if not 1 <= low <= high:
-        raise UserError(f"--context-range {text!r}: need 1 <= LOW <= HIGH")
+        raise UserError(f"--context-range {shorten(text)}: need 1 <= LOW <= HIGH")
     return low, high
 
 
@@ -345,11 +407,15 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
         sizes = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise UserError(
-            f"--sizes {text!r}: expected integers, e.g. 336 or 112,224,336,448"
+            f"--sizes {shorten(text)}: expected integers, e.g. 336 or 112,224,336,448"
         ) from None
     if not sizes:
         raise UserError("--sizes is empty")
     return sizes
+
+
+# Endings that name a file, not the directory `data build --out` writes a dataset to.
+FILE_SUFFIXES = {".txt", ".json", ".jsonl", ".csv", ".parquet", ".arrow", ".zip", ".tar", ".gz"}
 
 
 def _cmd_data_build(args: argparse.Namespace) -> int:
@@ -366,7 +432,9 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
         raise UserError(f"--template-jitter must be in [0, 0.5), got {args.template_jitter}")
     if args.template_context is not None and not 1 <= args.template_context < float("inf"):
         raise UserError(f"--template-context must be at least 1, got {args.template_context}")
-    out = Path(args.out)
+    out = check_out_dir(args.out, "--out")
+    if out.suffix.lower() in FILE_SUFFIXES:
+        raise UserError(f"--out {out}: names a file; give a directory for the dataset")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: exists and is not empty")
     config = BuildConfig(
@@ -410,17 +478,20 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
         raise UserError("need 2 <= --min-length <= --max-length")
     if knobs["width"] < 64 or knobs["height"] < 64:
         raise UserError("--width and --height must be at least 64")
+    check_out_dir(args.out, "--out")
     names = write_synth(args.out, args.split, args.num_seqs, args.seed, SynthConfig(**knobs))
     print(f"wrote {len(names)} sequences to {Path(args.out) / args.split}/", file=sys.stderr)
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from r1track.training.config import load_config
+    from r1track.training.config import check_config, load_config
     from r1track.training.trainers import run_grpo, run_sft
     from r1track.training.vision import run_vision
 
     config = load_config(args.config, args.overrides)
+    check_config(config, args.algorithm)
+    check_out_dir(config.output_dir, "output_dir")
     run = {"sft": run_sft, "grpo": run_grpo, "vision": run_vision}[args.algorithm]
     out = run(config)
     if os.environ.get("RANK", "0") == "0":  # once, also under torchrun / accelerate launch
@@ -433,6 +504,7 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
     from r1track.dev.tiny_model import SIZES, build_tiny_model
 
+    check_out_dir(args.dir, "output directory")
     out = build_tiny_model(args.dir, replace(SIZES[args.size], seed=args.seed))
     print(f"wrote a tiny random Qwen2.5-VL checkpoint to {out}/ (untrained: its answers are noise)")
     return 0
@@ -451,6 +523,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         scale_lr=args.scale_lr,
         views=args.views,
     )
+    check_out_dir(args.out, "output directory")
     out = bundle_checkpoint(
         args.checkpoint,
         args.out,
@@ -467,11 +540,16 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+# Containers `dev synth-video` writes (PyAV picks the format from the ending).
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
+
+
 def _cmd_synth_video(args: argparse.Namespace) -> int:
     from r1track.dev.synth_video import write_synth_video
 
     if args.frames < 1 or args.width < 32 or args.height < 32:
         raise UserError("need --frames >= 1 and --width/--height >= 32")
+    check_out_file(args.out, "output video", VIDEO_SUFFIXES)
     video, gt = write_synth_video(
         args.out, args.frames, args.width, args.height, args.seed, kind=args.kind
     )
@@ -656,21 +734,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# errno values of an OSError that mean a path the user gave cannot be used (exit 2, not 1).
+PATH_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.EROFS,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
         # KEY=VALUE overrides may come after options (`train sft --config F a.b=1`)
-        if getattr(args, "command", None) == "train" and all(
-            "=" in e and not e.startswith("-") for e in extra
-        ):
+        train = getattr(args, "command", None) == "train"
+        if train and all("=" in e and not e.startswith("-") for e in extra):
             args.overrides += extra
+        elif train and not any(e.startswith("-") for e in extra):
+            bad = next(e for e in extra if "=" not in e)
+            parser.error(f"override {shorten(bad)}: expected KEY=VALUE, e.g. optim.max_steps=4")
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"r1track: error: {exc}", file=sys.stderr)
+        print(f"r1track: error: {_setting_message(exc, args)}", file=sys.stderr)
         return 2
     except R1TrackError as exc:
         print(f"r1track: error: {exc}", file=sys.stderr)
@@ -678,6 +770,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("r1track: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.filename is None:  # not about a path: a bug, keep its traceback
+            raise
+        # a path the up-front checks could not foresee (/sys, a disk that filled up, ...)
+        print(f"r1track: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2 if exc.errno in PATH_ERRNOS else 1
 
 
 if __name__ == "__main__":

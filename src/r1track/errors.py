@@ -13,3 +13,11 @@ class UserError(R1TrackError):
 
 class BackendError(R1TrackError):
     """The model backend could not answer (server down after retries, generation failed)."""
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`repr(text)`, cut to about `limit` characters with an ellipsis: error messages echo what
+    a user typed, and a pasted page of text must not become a page of error."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"

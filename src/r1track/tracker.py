@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.backends.base import Backend, GenerationRequest
-from r1track.errors import R1TrackError, UserError
+from r1track.errors import R1TrackError, UserError, shorten
 from r1track.geometry import (
     CropWindow,
     area_xyxy,
@@ -56,6 +56,16 @@ VIEW_MIRRORS = ((False, False), (True, False), (False, True), (True, True))
 
 class GroundingError(R1TrackError):
     """Text initialisation failed: the model gave no usable box for the description."""
+
+
+class SettingError(UserError):
+    """A `TrackerConfig` value out of range: `field` names the setting and `rule` says what is
+    wrong with it, so that the command line can name its flag instead of the field."""
+
+    def __init__(self, field: str, rule: str):
+        super().__init__(f"{field.replace('_', ' ')} {rule}")
+        self.field = field
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -93,24 +103,22 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         if self.crop_size < 28:
-            raise UserError(f"crop size must be at least 28 pixels, got {self.crop_size}")
+            raise SettingError("crop_size", f"must be at least 28 pixels, got {self.crop_size}")
         for name in ("template_factor", "search_factor"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
-                raise UserError(f"{name.replace('_', ' ')} must be positive, got {value}")
+                raise SettingError(name, f"must be positive, got {value}")
         if self.prompt not in PROMPT_VARIANTS:
-            raise UserError(
-                f"unknown prompt variant {self.prompt!r}; expected one of "
-                + ", ".join(PROMPT_VARIANTS)
-            )
+            expected = ", ".join(PROMPT_VARIANTS)
+            raise SettingError("prompt", f"{self.prompt!r} is unknown; expected one of {expected}")
         if not 0 <= self.coord_tint < 1:
-            raise UserError(f"coord tint must be in [0, 1), got {self.coord_tint}")
+            raise SettingError("coord_tint", f"must be in [0, 1), got {self.coord_tint}")
         if not 0 <= self.scale_lr <= 1:
-            raise UserError(f"scale lr must be in [0, 1], got {self.scale_lr}")
+            raise SettingError("scale_lr", f"must be in [0, 1], got {self.scale_lr}")
         if self.views not in range(1, len(VIEW_MIRRORS) + 1):
-            raise UserError(f"views must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
+            raise SettingError("views", f"must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
-            raise UserError(f"max new tokens must be positive, got {self.max_new_tokens}")
+            raise SettingError("max_new_tokens", f"must be positive, got {self.max_new_tokens}")
 
     @classmethod
     def for_checkpoint(cls, model: str | None = None, **overrides) -> TrackerConfig:
@@ -200,8 +208,19 @@ def check_init_box(bbox: Sequence[float], frame_size: tuple[int, int]) -> np.nda
     if not is_valid_xywh(box):
         raise UserError(f"box {_fmt(box)} must have finite numbers and positive width and height")
     width, height = frame_size
-    if area_xyxy(clip_xyxy(xywh_to_xyxy(box), width, height)) <= 0:
+    with np.errstate(over="ignore"):  # a huge box's corners and area overflow to inf
+        corners = xywh_to_xyxy(box)
+        inside = area_xyxy(clip_xyxy(corners, width, height))
+        whole = float(box[2]) * float(box[3])
+    if inside <= 0:
         raise UserError(f"box {_fmt(box)} lies entirely outside the {width}x{height} frame")
+    # The target must be seen on the first frame: a box mostly outside it (a typo, 1e9) would
+    # make a template of almost nothing and a search window too large to cut.
+    if not inside >= 0.5 * whole:
+        raise UserError(
+            f"box {_fmt(box)} lies mostly outside the {width}x{height} frame "
+            "(at least half of it must be inside)"
+        )
     return box
 
 
@@ -246,10 +265,11 @@ class Tracker:
             size,
             size,
         ):
-            raise UserError(
-                f"crop size {size} would be resized by the model's processor (sides must be "
+            raise SettingError(
+                "crop_size",
+                f"{size} would be resized by the model's processor (sides must be "
                 f"multiples of {limits.factor}, area within [{limits.min_pixels}, "
-                f"{limits.max_pixels}] pixels); the answer's coordinates would not match the crop"
+                f"{limits.max_pixels}] pixels); the answer's coordinates would not match the crop",
             )
 
     # -- starting a track ---------------------------------------------------------------------
@@ -323,14 +343,14 @@ class Tracker:
         parsed = parse_box(answer)
         if not parsed.ok:
             raise GroundingError(
-                f"the model found no box for {text!r} on the first frame "
+                f"the model found no box for {shorten(text)} on the first frame "
                 f"({parsed.error}; answer: {answer[:120]!r})"
             )
         scale = np.array([width / new_w, height / new_h] * 2)
         box = clip_xyxy(np.asarray(parsed.box) * scale, width, height)
         if box[2] - box[0] < 1 or box[3] - box[1] < 1:
             raise GroundingError(
-                f"the model's box for {text!r} has no area inside the frame "
+                f"the model's box for {shorten(text)} has no area inside the frame "
                 f"(answer: {answer[:120]!r})"
             )
         return xyxy_to_xywh(box), answer, model_seconds

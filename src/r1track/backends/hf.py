@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r1track.backends.base import GenerationRequest, PixelLimits
-from r1track.errors import BackendError, UserError
+from r1track.errors import BackendError, UserError, shorten
 from r1track.prompts import chat_messages
 
 SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
@@ -41,10 +41,65 @@ def load_model(path: str, dtype):
 
         from peft import PeftModel
 
-        base = json.loads(adapter.read_text())["base_model_name_or_path"]
-        model = AutoModelForImageTextToText.from_pretrained(resolve_checkpoint(base), dtype=dtype)
+        base = resolve_checkpoint(json.loads(adapter.read_text())["base_model_name_or_path"])
+        check_weights(base)
+        check_weights(path)
+        model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
         return PeftModel.from_pretrained(model, path).merge_and_unload()
+    check_weights(path)
     return AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
+
+
+def check_device(device: str) -> str:
+    """The torch device to run on: `auto` (CUDA when there is a GPU, else the CPU) or a device
+    this machine has (`cpu`, `cuda`, `cuda:N`, `mps`); refuses anything else in one line."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
+        raise UserError(
+            f"--device {shorten(device)}: not a valid device; use auto, cpu, cuda, cuda:N or mps"
+        )
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"--device {device}: CUDA is not available on this machine")
+        if parsed.index is not None and parsed.index >= count:
+            raise UserError(f"--device {device}: this machine has {count} CUDA device(s)")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"--device {device}: MPS (Apple GPU) is not available on this machine")
+    return device
+
+
+def check_weights(path: str | Path) -> None:
+    """Refuse a checkpoint directory whose safetensors files are cut short or damaged, naming
+    the file (transformers' own error names neither the file nor the cause)."""
+    import json
+    import struct
+
+    for file in sorted(Path(path).glob("*.safetensors")):
+        size = file.stat().st_size
+        try:
+            with file.open("rb") as f:
+                (header_size,) = struct.unpack("<Q", f.read(8))
+                if 8 + header_size > size:
+                    raise ValueError
+                header = json.loads(f.read(header_size))
+            end = max(
+                (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"),
+                default=0,
+            )
+        except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            raise UserError(f"{file}: not a readable safetensors file (damaged?)") from None
+        if 8 + header_size + end > size:
+            raise UserError(
+                f"{file}: truncated ({size} bytes of {8 + header_size + end}); copy it again"
+            )
 
 
 def resolve_checkpoint(model: str) -> str:
@@ -56,13 +111,15 @@ def resolve_checkpoint(model: str) -> str:
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise UserError(f"model {model!r} is a file, not a checkpoint directory")
+            raise UserError(f"model {shorten(model)} is a file, not a checkpoint directory")
         if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
-            raise UserError(f"model {model!r} is not a checkpoint directory (no config.json in it)")
+            raise UserError(
+                f"model {shorten(model)} is not a checkpoint directory (no config.json in it)"
+            )
         return str(path)
     looks_like_hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
     if not looks_like_hub_id:
-        raise UserError(f"model {model!r}: no such directory")
+        raise UserError(f"model {shorten(model)}: no such directory")
     return model
 
 
@@ -114,14 +171,13 @@ class HFBackend:
                 config = AutoConfig.from_pretrained(path)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"could not load model {model!r}: {first}") from exc
+            raise UserError(f"could not load model {shorten(model)}: {first}") from exc
         if config.model_type not in SUPPORTED_MODEL_TYPES:
             raise UserError(
-                f"model {model!r} is a {config.model_type!r} model; r1track needs one of "
+                f"model {shorten(model)} is a {config.model_type!r} model; r1track needs one of "
                 + ", ".join(SUPPORTED_MODEL_TYPES)
             )
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = check_device(device)
         if dtype == "auto":
             dtype = "bfloat16" if device.startswith("cuda") else "float32"
         self.device = torch.device(device)
@@ -138,7 +194,8 @@ class HFBackend:
             self.processor = load_processor(path)
             self.model = load_model(path, getattr(torch, dtype)).to(self.device)
         except (OSError, ValueError) as exc:
-            raise UserError(f"could not load model {model!r}: {str(exc).splitlines()[0]}") from exc
+            first = str(exc).splitlines()[0]
+            raise UserError(f"could not load model {shorten(model)}: {first}") from exc
         self.model.eval()
         tokenizer = self.processor.tokenizer
         tokenizer.padding_side = "left"

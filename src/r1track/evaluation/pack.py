@@ -37,9 +37,14 @@ def pack_got10k(run: str | Path, out: str | Path) -> tuple[Path, int]:
         )
         raise UserError(f"{len(missing)} of {len(names)} test sequences have no results: {shown}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a directory; give a file name")
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in files:
-            archive.write(file, file.relative_to(run).as_posix())
-    os.replace(tmp, out)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in files:
+                archive.write(file, file.relative_to(run).as_posix())
+        os.replace(tmp, out)
+    finally:  # an interrupted or failed pack leaves no half-written zip behind
+        tmp.unlink(missing_ok=True)
     return out, len(names)

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets.base import Sequence
-from r1track.errors import R1TrackError, UserError
+from r1track.errors import R1TrackError, UserError, shorten
 from r1track.evaluation import layout
 from r1track.evaluation.metrics import xywh_iou
 from r1track.outputs import format_xywh
@@ -38,9 +38,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise UserError(f"--shard {text!r}: expected K/N, e.g. 1/4") from None
+        raise UserError(f"--shard {shorten(text)}: expected K/N, e.g. 1/4") from None
     if not 1 <= k <= n:
-        raise UserError(f"--shard {text!r}: need 1 <= K <= N")
+        raise UserError(f"--shard {shorten(text)}: need 1 <= K <= N")
     return k, n
 
 
