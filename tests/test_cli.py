@@ -336,3 +336,63 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     (other / "keep.txt").write_text("mine")
     assert main([*args[:3], str(other), *args[4:]]) == 2
     assert (other / "keep.txt").read_text() == "mine"
+
+
+def _wait_for_lines(path: Path, count: int, proc, seconds: float = 120) -> None:
+    """Wait until `path` has `count` lines (or the process ended, or time ran out)."""
+    import time
+
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.05)
+
+
+def test_ctrl_c_while_a_request_hangs_stops_at_once(chat_server, synth_video, tmp_path):
+    """Ctrl-C with the openai backend and a server that never answers: exit 130 at once (not
+    after --timeout), with frame 0 kept in all three outputs."""
+    import signal
+    import time
+
+    from r1track.outputs import format_xywh
+    from r1track.video import open_frames
+
+    server = chat_server(lambda body: "[0,0,1,1]", hang_first=10**6, hang_seconds=30.0)
+    video, boxes = synth_video
+    out = tmp_path / "out"
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    command = ["track", video, "--bbox", bbox, "--model", "m", "--backend", "openai"]
+    command += ["--base-url", server.url, "--timeout", "120", "--crop-size", "112"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "r1track.cli", *map(str, command), "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        _wait_for_lines(out / "boxes.txt", 1, proc)
+        deadline = time.time() + 30
+        while not server.bodies and time.time() < deadline:  # frame 1's request is in flight
+            time.sleep(0.05)
+        assert server.bodies and proc.poll() is None
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail("still running 5 s after Ctrl-C")
+        elapsed = time.perf_counter() - t0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert elapsed < 3, elapsed
+    last = err.strip().splitlines()[-1]
+    assert last == f"r1track: interrupted after 1 frames; they are in {out}/"
+    assert "Traceback" not in err
+    assert (out / "boxes.txt").read_text().splitlines() == [format_xywh(boxes[0])]
+    assert len((out / "track.jsonl").read_text().splitlines()) == 1
+    assert len(list(open_frames(out / "overlay.mp4"))) == 1

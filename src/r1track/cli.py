@@ -204,6 +204,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
             reasons[result.fallback or "ok"] += 1
             bar.update()
     except KeyboardInterrupt:
+        bar.close()  # before the message, so that it is the last line
         print(
             f"r1track: interrupted after {writer.frames} frames; they are in {out}/",
             file=sys.stderr,
