@@ -216,12 +216,16 @@ def test_dev_tools(tmp_path):
     assert isinstance(backend.generate([GenerationRequest((), "hi", 3)])[0], str)
 
 
-def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
+@pytest.mark.parametrize(
+    ("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path, signame, code, word):
+    """Ctrl-C or SIGTERM mid-run: every finished frame is in all three files (the overlay
+    playable), and the count printed is theirs."""
     import signal
     import time
 
     from r1track.dev.synth_video import write_synth_video
-    from r1track.video import open_frames
 
     video, gt = write_synth_video(tmp_path / "long.mp4", 300, 160, 96, seed=1)
     out = tmp_path / "out"
@@ -256,16 +260,19 @@ def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
         not boxes.exists() or len(boxes.read_text().splitlines()) < 5
     ):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted after" in err and "Traceback" not in err
-    lines = boxes.read_text().splitlines()
-    records = (out / "track.jsonl").read_text().splitlines()
-    assert 5 <= len(lines) < 300 and len(records) == len(lines)
-    assert all(len(line.split(",")) == 4 for line in lines)
-    assert all(json.loads(r)["index"] == i for i, r in enumerate(records))
-    assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)
+    try:
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    count = _outputs_agree(out)
+    assert 5 <= count < 300
+    assert (
+        err.strip().splitlines()[-1] == f"r1track: {word} after {count} frames; they are in {out}/"
+    )
 
 
 def test_checkpoint_settings_are_used_unless_a_flag_overrides(tiny_model, synth_video, tmp_path):
@@ -396,3 +403,64 @@ def test_ctrl_c_while_a_request_hangs_stops_at_once(chat_server, synth_video, tm
     assert (out / "boxes.txt").read_text().splitlines() == [format_xywh(boxes[0])]
     assert len((out / "track.jsonl").read_text().splitlines()) == 1
     assert len(list(open_frames(out / "overlay.mp4"))) == 1
+
+
+class _SignallingStream:
+    """Wraps a PyAV video stream: sends this process `signum` around its next `encode` call."""
+
+    def __init__(self, stream, signum: int, when: str):
+        self.stream, self.signum, self.when = stream, signum, when
+
+    def encode(self, frame):
+        when, self.when = self.when, None  # once
+        if when == "before":
+            os.kill(os.getpid(), self.signum)
+        packets = self.stream.encode(frame)
+        if when == "after":
+            os.kill(os.getpid(), self.signum)
+        return packets
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _outputs_agree(out: Path) -> int:
+    """The number of frames in boxes.txt, asserting that track.jsonl and overlay.mp4 agree."""
+    from r1track.video import open_frames
+
+    lines = (out / "boxes.txt").read_text().splitlines()
+    records = [json.loads(r) for r in (out / "track.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == list(range(len(lines)))
+    assert [r["box"] for r in records] == [[float(v) for v in b.split(",")] for b in lines]
+    assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)
+    return len(lines)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_ctrl_c_inside_the_overlay_encoder_finishes_that_frame_everywhere(
+    synth_video, tmp_path, when
+):
+    """SIGINT while a frame is being encoded: that frame still gets its boxes.txt line, its
+    track.jsonl record and its overlay frame, then KeyboardInterrupt; the count agrees."""
+    import signal
+
+    from r1track.outputs import TrackWriter
+    from r1track.tracker import FrameResult
+    from r1track.video import open_frames
+
+    video, boxes = synth_video
+    frames = list(open_frames(video))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    writer = TrackWriter(tmp_path, fps=25.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
+                if i == 3:
+                    overlay = writer._overlay
+                    overlay._stream = _SignallingStream(overlay._stream, signal.SIGINT, when)
+                writer.write(frame, FrameResult(i, box, answer=f"a{i}"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        writer.close()
+    assert writer.frames == 4
+    assert _outputs_agree(tmp_path) == 4

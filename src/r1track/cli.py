@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from r1track.errors import R1TrackError, UserError
+from r1track.interrupts import Terminated
 from r1track.prompts import PROMPT_VARIANTS
 
 
@@ -164,6 +165,7 @@ def _backend(args: argparse.Namespace, batch_size: int = 8):
 def _cmd_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from r1track.interrupts import sigterm_raises
     from r1track.outputs import TrackWriter
     from r1track.tracker import Tracker, check_init_box
     from r1track.video import open_frames
@@ -195,25 +197,30 @@ def _cmd_track(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     writer = TrackWriter(out, fps=source.fps, overlay=not args.no_overlay)
     bar = tqdm(total=source.num_frames, unit="frame", desc="tracking", file=sys.stderr)
-    try:
-        writer.write(first, result)
-        bar.update()
-        for frame in frames:
-            result = tracker.step(state, frame)
-            writer.write(frame, result)
-            reasons[result.fallback or "ok"] += 1
+    stopped = None  # (what stopped the run, exit code)
+    with sigterm_raises():  # SIGTERM goes through `finally` too: a playable overlay
+        try:
+            writer.write(first, result)
             bar.update()
-    except KeyboardInterrupt:
-        bar.close()  # before the message, so that it is the last line
+            for frame in frames:
+                result = tracker.step(state, frame)
+                writer.write(frame, result)
+                reasons[result.fallback or "ok"] += 1
+                bar.update()
+        except KeyboardInterrupt:
+            stopped = ("interrupted", 130)
+        except Terminated:
+            stopped = ("terminated", Terminated.exit_code)
+        finally:
+            bar.close()
+            writer.close()
+            backend.close()
+    if stopped:
         print(
-            f"r1track: interrupted after {writer.frames} frames; they are in {out}/",
+            f"r1track: {stopped[0]} after {writer.frames} frames; they are in {out}/",
             file=sys.stderr,
         )
-        return 130
-    finally:
-        bar.close()
-        writer.close()
-        backend.close()
+        return stopped[1]
     elapsed = time.perf_counter() - t0
     answered = sum(reasons.values())
     fallbacks = answered - reasons["ok"]
@@ -695,6 +702,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("r1track: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("r1track: terminated", file=sys.stderr)
+        return Terminated.exit_code
 
 
 if __name__ == "__main__":
