@@ -531,3 +531,42 @@ def test_only_backend_failures_in_a_row_stop_a_run(tmp_path, scripted):
         )
     failed = [n for n in names if layout.error_path(tmp_path / "b", n).is_file()]
     assert failed == names[: 4 + MAX_BACKEND_FAILURES]
+
+
+def test_shard_reports_say_partial_and_report_gives_the_whole(tmp_path, capsys):
+    """Each `--shard K/N` run writes RUN/report.shard-K-of-N.json, marked partial, and leaves
+    report.json alone; `r1track report RUN` scores the whole split and names what is missing."""
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=5, length=4)
+    out = tmp_path / "run"
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    args += ["--baseline", "no-motion", "--out", str(out)]
+    capsys.readouterr()
+    assert main([*args, "--shard", "1/2"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1] == "partial: shard 1/2, 3 of 5 sequences"
+    assert not (out / "report.json").exists() and not (out / "success.png").exists()
+    first = json.loads((out / "report.shard-1-of-2.json").read_text())
+    assert (first["shard"], first["complete"], first["split_sequences"]) == ("1/2", False, 5)
+    assert [r["sequence"] for r in first["per_sequence"]] == names[0::2]
+
+    assert main(["report", str(out)]) == 0  # the other shard has not run yet
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1] == f"partial: 3 of 5 sequences; no results: {names[1]}, {names[3]}"
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False and report["missing"] == [names[1], names[3]]
+
+    assert main([*args, "--shard", "2/2"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "partial: shard 2/2, 2 of 5 sequences"
+    assert json.loads((out / "report.shard-1-of-2.json").read_text()) == first
+    assert json.loads((out / "report.json").read_text()) == report  # not overwritten by a shard
+    second = json.loads((out / "report.shard-2-of-2.json").read_text())
+    assert [r["sequence"] for r in second["per_sequence"]] == names[1::2]
+
+    assert main(["report", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "partial" not in table
+    whole = json.loads((out / "report.json").read_text())
+    assert whole["complete"] is True and whole["sequences"] == 5 and whole["missing"] == []
+    assert "shard" not in whole
+    assert sorted(r["sequence"] for r in whole["per_sequence"]) == sorted(names)

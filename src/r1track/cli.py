@@ -311,9 +311,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for name, reason in outcome.failed.items():
         print(f"failed: {name}: {reason}", file=sys.stderr)
     if outcome.finished or outcome.skipped:
-        report = score_run(out, sequences=chosen)  # `r1track report` scores the whole split
+        # a shard's report is RUN/report.shard-K-of-N.json; `r1track report` scores the whole split
+        report = score_run(out, sequences=chosen, split_size=len(sequences), shard=shard)
         write_report(out, report)
-        success_plot([report], out / "success.png")
+        if "shard" not in report:
+            success_plot([report], out / "success.png")
         print(table([report]))
     return 1 if outcome.failed else 0
 
