@@ -216,12 +216,16 @@ def test_dev_tools(tmp_path):
     assert isinstance(backend.generate([GenerationRequest((), "hi", 3)])[0], str)
 
 
-def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
+@pytest.mark.parametrize(
+    ("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path, signame, code, word):
+    """Ctrl-C or SIGTERM mid-run: every finished frame is in all three files (the overlay
+    playable), and the count printed is theirs."""
     import signal
     import time
 
     from r1track.dev.synth_video import write_synth_video
-    from r1track.video import open_frames
 
     video, gt = write_synth_video(tmp_path / "long.mp4", 300, 160, 96, seed=1)
     out = tmp_path / "out"
@@ -256,16 +260,19 @@ def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path):
         not boxes.exists() or len(boxes.read_text().splitlines()) < 5
     ):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted after" in err and "Traceback" not in err
-    lines = boxes.read_text().splitlines()
-    records = (out / "track.jsonl").read_text().splitlines()
-    assert 5 <= len(lines) < 300 and len(records) == len(lines)
-    assert all(len(line.split(",")) == 4 for line in lines)
-    assert all(json.loads(r)["index"] == i for i, r in enumerate(records))
-    assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)
+    try:
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    count = _outputs_agree(out)
+    assert 5 <= count < 300
+    assert (
+        err.strip().splitlines()[-1] == f"r1track: {word} after {count} frames; they are in {out}/"
+    )
 
 
 def test_checkpoint_settings_are_used_unless_a_flag_overrides(tiny_model, synth_video, tmp_path):
@@ -507,3 +514,124 @@ def test_a_page_of_text_is_not_echoed_whole(chat_server, synth_video, tmp_path, 
     assert code == 1 and len(err.strip().splitlines()) == 1, err[:300]
     assert "the model found no box for 'the red car the red car" in err
     assert len(err) < 300 and "(36000 characters)" in err
+
+
+def _wait_for_lines(path: Path, count: int, proc, seconds: float = 120) -> None:
+    """Wait until `path` has `count` lines (or the process ended, or time ran out)."""
+    import time
+
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.05)
+
+
+def test_ctrl_c_while_a_request_hangs_stops_at_once(chat_server, synth_video, tmp_path):
+    """Ctrl-C with the openai backend and a server that never answers: exit 130 at once (not
+    after --timeout), with frame 0 kept in all three outputs."""
+    import signal
+    import time
+
+    from r1track.outputs import format_xywh
+    from r1track.video import open_frames
+
+    server = chat_server(lambda body: "[0,0,1,1]", hang_first=10**6, hang_seconds=30.0)
+    video, boxes = synth_video
+    out = tmp_path / "out"
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    command = ["track", video, "--bbox", bbox, "--model", "m", "--backend", "openai"]
+    command += ["--base-url", server.url, "--timeout", "120", "--crop-size", "112"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "r1track.cli", *map(str, command), "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        _wait_for_lines(out / "boxes.txt", 1, proc)
+        deadline = time.time() + 30
+        while not server.bodies and time.time() < deadline:  # frame 1's request is in flight
+            time.sleep(0.05)
+        assert server.bodies and proc.poll() is None
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail("still running 5 s after Ctrl-C")
+        elapsed = time.perf_counter() - t0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert elapsed < 3, elapsed
+    last = err.strip().splitlines()[-1]
+    assert last == f"r1track: interrupted after 1 frames; they are in {out}/"
+    assert "Traceback" not in err
+    assert (out / "boxes.txt").read_text().splitlines() == [format_xywh(boxes[0])]
+    assert len((out / "track.jsonl").read_text().splitlines()) == 1
+    assert len(list(open_frames(out / "overlay.mp4"))) == 1
+
+
+class _SignallingStream:
+    """Wraps a PyAV video stream: sends this process `signum` around its next `encode` call."""
+
+    def __init__(self, stream, signum: int, when: str):
+        self.stream, self.signum, self.when = stream, signum, when
+
+    def encode(self, frame):
+        when, self.when = self.when, None  # once
+        if when == "before":
+            os.kill(os.getpid(), self.signum)
+        packets = self.stream.encode(frame)
+        if when == "after":
+            os.kill(os.getpid(), self.signum)
+        return packets
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _outputs_agree(out: Path) -> int:
+    """The number of frames in boxes.txt, asserting that track.jsonl and overlay.mp4 agree."""
+    from r1track.video import open_frames
+
+    lines = (out / "boxes.txt").read_text().splitlines()
+    records = [json.loads(r) for r in (out / "track.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == list(range(len(lines)))
+    assert [r["box"] for r in records] == [[float(v) for v in b.split(",")] for b in lines]
+    assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)
+    return len(lines)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_ctrl_c_inside_the_overlay_encoder_finishes_that_frame_everywhere(
+    synth_video, tmp_path, when
+):
+    """SIGINT while a frame is being encoded: that frame still gets its boxes.txt line, its
+    track.jsonl record and its overlay frame, then KeyboardInterrupt; the count agrees."""
+    import signal
+
+    from r1track.outputs import TrackWriter
+    from r1track.tracker import FrameResult
+    from r1track.video import open_frames
+
+    video, boxes = synth_video
+    frames = list(open_frames(video))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    writer = TrackWriter(tmp_path, fps=25.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
+                if i == 3:
+                    overlay = writer._overlay
+                    overlay._stream = _SignallingStream(overlay._stream, signal.SIGINT, when)
+                writer.write(frame, FrameResult(i, box, answer=f"a{i}"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        writer.close()
+    assert writer.frames == 4
+    assert _outputs_agree(tmp_path) == 4

@@ -536,3 +536,111 @@ def test_weights_digest_of_large_files_samples_windows(tmp_path, monkeypatch):
     assert len({first, second, third}) == 3
     (tmp_path / "notes.txt").write_text("not a weight or config file")
     assert models.weights_digest(str(tmp_path)) == third
+
+
+def test_a_dead_server_stops_the_run_after_3_sequences_and_it_resumes(
+    tmp_path, chat_server, capsys, monkeypatch
+):
+    """Nothing listens on the port: the run stops after 3 sequences in a row failed on the
+    backend (not after all 8), with one line and exit 1; rerun with a server, it finishes."""
+    # only makes the openai client's retries back off for less time (0.5 s, 1 s, 2 s by default)
+    monkeypatch.setattr("openai._base_client.INITIAL_RETRY_DELAY", 0.01)
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=8, length=4)
+    dead = chat_server(oracle_server_answer)
+    url = dead.url
+    dead.stop()
+    out = tmp_path / "run"
+    assert main(_eval_cmd(root, url, out, "--timeout", "1")[3:]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("eval:")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "r1track: error: 3 sequences in a row failed on the backend, so the run stopped (last: "
+        f"no answer from {url} after 4 tries: "
+    )
+    assert lines[0].endswith("); rerun the same command to resume")
+    assert [n for n in names if layout.error_path(out, n).is_file()] == names[:3]
+    assert not any((out / n).exists() for n in names[3:])
+    assert not any(layout.is_finished(out, "got10k", n) for n in names)
+
+    server = chat_server(oracle_server_answer)
+    assert main(_eval_cmd(root, server.url, out)[3:]) == 0
+    err = capsys.readouterr().err
+    assert "8 sequences tracked" in err and "0 already done, 0 failed" in err
+    assert all(layout.is_finished(out, "got10k", n) for n in names)
+    assert not any(layout.error_path(out, n).exists() for n in names)
+
+
+def test_only_backend_failures_in_a_row_stop_a_run(tmp_path, scripted):
+    """Bad frames do not count, and an answered request ends a streak of backend failures."""
+    from r1track.errors import BackendError
+    from r1track.evaluation.runner import MAX_BACKEND_FAILURES
+
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=9, length=4)
+    for name in names[:4]:  # frame 1 unreadable: these fail before any model call
+        (root / "val" / name / "00000002.jpg").write_bytes(b"not a jpeg")
+    sequences = load_dataset("got10k", root, "val")
+    calls = []
+
+    def flaky(request):  # sequences 4, 5 fail on their first call, 6 makes calls 3-5, 7 and 8 fail
+        calls.append(1)
+        if len(calls) in (1, 2, 6, 7):
+            raise BackendError("server hiccup")
+        return white_blob_oracle(request)
+
+    outcome = run_eval(
+        Tracker(scripted(flaky), CONFIG), sequences, tmp_path / "a", "got10k", progress=False
+    )
+    assert sorted(outcome.failed) == sorted(names[:6] + names[7:])
+    assert outcome.finished == [names[6]]
+
+    def down(request):
+        raise BackendError("server down")
+
+    with pytest.raises(BackendError, match=f"^{MAX_BACKEND_FAILURES} sequences in a row failed"):
+        run_eval(
+            Tracker(scripted(down), CONFIG), sequences, tmp_path / "b", "got10k", progress=False
+        )
+    failed = [n for n in names if layout.error_path(tmp_path / "b", n).is_file()]
+    assert failed == names[: 4 + MAX_BACKEND_FAILURES]
+
+
+def test_shard_reports_say_partial_and_report_gives_the_whole(tmp_path, capsys):
+    """Each `--shard K/N` run writes RUN/report.shard-K-of-N.json, marked partial, and leaves
+    report.json alone; `r1track report RUN` scores the whole split and names what is missing."""
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=5, length=4)
+    out = tmp_path / "run"
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    args += ["--baseline", "no-motion", "--out", str(out)]
+    capsys.readouterr()
+    assert main([*args, "--shard", "1/2"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1] == "partial: shard 1/2, 3 of 5 sequences"
+    assert not (out / "report.json").exists() and not (out / "success.png").exists()
+    first = json.loads((out / "report.shard-1-of-2.json").read_text())
+    assert (first["shard"], first["complete"], first["split_sequences"]) == ("1/2", False, 5)
+    assert [r["sequence"] for r in first["per_sequence"]] == names[0::2]
+
+    assert main(["report", str(out)]) == 0  # the other shard has not run yet
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1] == f"partial: 3 of 5 sequences; no results: {names[1]}, {names[3]}"
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False and report["missing"] == [names[1], names[3]]
+
+    assert main([*args, "--shard", "2/2"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "partial: shard 2/2, 2 of 5 sequences"
+    assert json.loads((out / "report.shard-1-of-2.json").read_text()) == first
+    assert json.loads((out / "report.json").read_text()) == report  # not overwritten by a shard
+    second = json.loads((out / "report.shard-2-of-2.json").read_text())
+    assert [r["sequence"] for r in second["per_sequence"]] == names[1::2]
+
+    assert main(["report", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "partial" not in table
+    whole = json.loads((out / "report.json").read_text())
+    assert whole["complete"] is True and whole["sequences"] == 5 and whole["missing"] == []
+    assert "shard" not in whole
+    assert sorted(r["sequence"] for r in whole["per_sequence"]) == sorted(names)

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from r1track.errors import R1TrackError, UserError, shorten
+from r1track.interrupts import Terminated
 from r1track.paths import check_out_dir, check_out_file
 from r1track.prompts import PROMPT_VARIANTS
 
@@ -196,6 +197,7 @@ def _backend(args: argparse.Namespace, batch_size: int = 8):
 def _cmd_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from r1track.interrupts import sigterm_raises
     from r1track.outputs import TrackWriter
     from r1track.tracker import Tracker, check_init_box
     from r1track.video import open_frames
@@ -229,24 +231,30 @@ def _cmd_track(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     writer = TrackWriter(out, fps=source.fps, overlay=not args.no_overlay)
     bar = tqdm(total=source.num_frames, unit="frame", desc="tracking", file=sys.stderr)
-    try:
-        writer.write(first, result)
-        bar.update()
-        for frame in frames:
-            result = tracker.step(state, frame)
-            writer.write(frame, result)
-            reasons[result.fallback or "ok"] += 1
+    stopped = None  # (what stopped the run, exit code)
+    with sigterm_raises():  # SIGTERM goes through `finally` too: a playable overlay
+        try:
+            writer.write(first, result)
             bar.update()
-    except KeyboardInterrupt:
+            for frame in frames:
+                result = tracker.step(state, frame)
+                writer.write(frame, result)
+                reasons[result.fallback or "ok"] += 1
+                bar.update()
+        except KeyboardInterrupt:
+            stopped = ("interrupted", 130)
+        except Terminated:
+            stopped = ("terminated", Terminated.exit_code)
+        finally:
+            bar.close()
+            writer.close()
+            backend.close()
+    if stopped:
         print(
-            f"r1track: interrupted after {writer.frames} frames; they are in {out}/",
+            f"r1track: {stopped[0]} after {writer.frames} frames; they are in {out}/",
             file=sys.stderr,
         )
-        return 130
-    finally:
-        bar.close()
-        writer.close()
-        backend.close()
+        return stopped[1]
     elapsed = time.perf_counter() - t0
     answered = sum(reasons.values())
     fallbacks = answered - reasons["ok"]
@@ -337,9 +345,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for name, reason in outcome.failed.items():
         print(f"failed: {name}: {reason}", file=sys.stderr)
     if outcome.finished or outcome.skipped:
-        report = score_run(out, sequences=chosen)  # `r1track report` scores the whole split
+        # a shard's report is RUN/report.shard-K-of-N.json; `r1track report` scores the whole split
+        report = score_run(out, sequences=chosen, split_size=len(sequences), shard=shard)
         write_report(out, report)
-        success_plot([report], out / "success.png")
+        if "shard" not in report:
+            success_plot([report], out / "success.png")
         print(table([report]))
     return 1 if outcome.failed else 0
 
@@ -770,6 +780,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("r1track: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("r1track: terminated", file=sys.stderr)
+        return Terminated.exit_code
     except OSError as exc:
         if exc.filename is None:  # not about a path: a bug, keep its traceback
             raise

@@ -1,7 +1,9 @@
 """Writing a track to disk as it runs: boxes.txt, track.jsonl and overlay.mp4.
 
 Every frame's line is flushed when the frame is done, so an interrupted run keeps every finished
-frame, and the overlay is closed into a playable file even on Ctrl-C.
+frame, and the overlay is closed into a playable file even on Ctrl-C. SIGINT and SIGTERM are held
+while one frame is written (and while the files close), so the three files always hold the same
+frames.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from r1track.interrupts import signals_deferred
 from r1track.tracker import FrameResult
 from r1track.video import OverlayWriter
 
@@ -40,20 +43,24 @@ class TrackWriter:
         self.frames = 0
 
     def write(self, frame: Image.Image, result: FrameResult) -> None:
-        self._boxes.write(format_xywh(result.box) + "\n")
-        self._boxes.flush()
-        self._records.write(json.dumps(result.record()) + "\n")
-        self._records.flush()
-        if self._overlay is not None:
-            colour = OK_COLOUR if result.fallback is None else FALLBACK_COLOUR
-            self._overlay.write(frame, result.box, colour)
-        self.frames += 1
+        """Append one frame to all three files; a signal meanwhile is raised once it is done."""
+        with signals_deferred():
+            if self._overlay is not None:  # first: the step most likely to fail
+                colour = OK_COLOUR if result.fallback is None else FALLBACK_COLOUR
+                self._overlay.write(frame, result.box, colour)
+            self._boxes.write(format_xywh(result.box) + "\n")
+            self._boxes.flush()
+            self._records.write(json.dumps(result.record()) + "\n")
+            self._records.flush()
+            self.frames += 1
 
     def close(self) -> None:
-        self._boxes.close()
-        self._records.close()
-        if self._overlay is not None:
-            self._overlay.close()
+        """Close the files; the overlay is finished into a playable file even on a signal."""
+        with signals_deferred():
+            self._boxes.close()
+            self._records.close()
+            if self._overlay is not None:
+                self._overlay.close()
 
     def __enter__(self) -> TrackWriter:
         return self

@@ -2,7 +2,8 @@
 
 Images travel as PNG data URLs (lossless, so the server sees exactly our crops). The official
 `openai` client supplies the timeouts and the bounded retries with exponential backoff on
-connection errors, timeouts, 429 and 5xx; requests of one call run concurrently on a thread pool.
+connection errors, timeouts, 429 and 5xx; requests of one call run concurrently on daemon threads,
+so Ctrl-C while a request hangs ends the process at once instead of after the timeout.
 
 Server prefix caching: the template comes first and is encoded once per track (`prefix_key`), so
 its bytes are identical in every request of the track, and all per-frame text follows the images.
@@ -14,10 +15,11 @@ from __future__ import annotations
 import base64
 import io
 import os
+import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 from PIL import Image
 
@@ -34,6 +36,47 @@ def image_data_url(image: Image.Image) -> str:
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class _DaemonPool:
+    """Worker threads that the interpreter does not wait for at exit.
+
+    `ThreadPoolExecutor` joins its workers when Python exits, so an interrupted run would wait for
+    a hung request's timeout; these daemon workers die with the process.
+    """
+
+    def __init__(self, workers: int):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, arg = item
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled: its caller was interrupted
+            try:
+                future.set_result(fn(arg))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def map(self, fn: Callable, items: Sequence) -> list:
+        """`[fn(x) for x in items]`, concurrently; an interrupt cancels the ones not started."""
+        futures: list[Future] = []
+        for item in items:
+            futures.append(Future())
+            self._queue.put((futures[-1], fn, item))
+        try:
+            return [f.result() for f in futures]
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def shutdown(self) -> None:
+        """Let idle workers end; a busy one ends when its request does (or with the process)."""
+        for _ in self._threads:
+            self._queue.put(None)
 
 
 class OpenAIBackend:
@@ -63,7 +106,7 @@ class OpenAIBackend:
             timeout=timeout,
             max_retries=max_retries,
         )
-        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self._pool = _DaemonPool(max(1, concurrency))
         self._templates: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -131,10 +174,10 @@ class OpenAIBackend:
         return text
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
-        return list(self._pool.map(self._complete, requests))
+        return self._pool.map(self._complete, requests)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         self.client.close()
 
 

@@ -17,6 +17,12 @@ MANIFEST = "run.json"
 REPORT = "report.json"
 
 
+def shard_report(shard: str) -> str:
+    """The report of shard `K/N` alone (report.json is the whole split's, `r1track report`)."""
+    k, n = shard.split("/")
+    return f"report.shard-{k}-of-{n}.json"
+
+
 def boxes_path(run: Path, dataset: str, seq: str) -> Path:
     return run / seq / f"{seq}_001.txt" if dataset == "got10k" else run / f"{seq}.txt"
 

@@ -47,8 +47,17 @@ def _read_times(path: Path) -> np.ndarray:
     return np.array([float(v) for v in path.read_text().split()], dtype=np.float64)
 
 
-def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
-    """Compute the report of a run directory (dataset, split and root come from run.json)."""
+def score_run(
+    run: str | Path,
+    sequences: list[Sequence] | None = None,
+    split_size: int | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict:
+    """Compute the report of a run directory (dataset, split and root come from run.json).
+
+    Scores `sequences` (default: the whole split); `split_size` (default: their number) is how
+    many the split has, so a report of part of it (a shard, `--max-seqs`) says it is partial.
+    """
     run = Path(run)
     manifest = layout.read_manifest(run)
     if manifest is None:
@@ -56,6 +65,8 @@ def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
     dataset = manifest["dataset"]
     if sequences is None:
         sequences = load_dataset(dataset, manifest["root"], manifest["split"])
+    if split_size is None:
+        split_size = len(sequences)
     rows, missing, ious, times, ope_rows = [], [], [], [], []
     totals = np.zeros(3, dtype=int)
     for seq in sequences:
@@ -103,6 +114,9 @@ def score_run(run: str | Path, sequences: list[Sequence] | None = None) -> dict:
         "model": manifest.get("model"),
         "sequences": len(rows),
         "missing": missing,
+        "split_sequences": split_size,
+        "complete": len(rows) == split_size,
+        **({"shard": f"{shard[0]}/{shard[1]}"} if shard and shard[1] > 1 else {}),
         "answers": int(totals[0]),
         "unparsed_rate": float(totals[1] / totals[0]) if totals[0] else None,
         "fallback_rate": float(totals[2] / totals[0]) if totals[0] else None,
@@ -131,7 +145,9 @@ def _not_scored(run: Path, split: str, rows: list[dict], missing: list[str]) -> 
 
 
 def write_report(run: str | Path, report: dict) -> Path:
-    path = Path(run) / layout.REPORT
+    """RUN/report.json, or RUN/report.shard-K-of-N.json for a shard's report."""
+    shard = report.get("shard")
+    path = Path(run) / (layout.shard_report(shard) if shard else layout.REPORT)
     layout.atomic_write(path, json.dumps(report, indent=2) + "\n")
     return path
 
@@ -165,7 +181,24 @@ def table(reports: list[dict]) -> str:
     text = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
     notes = [r.get(k) for k in ("convention", "speed_convention") for r in reports]
     conventions = [c for c in dict.fromkeys(notes) if c]
-    return "\n".join(text + [f"({c})" for c in conventions])
+    partial = [partial_note(r, named=len(reports) > 1) for r in reports]
+    return "\n".join(text + [f"({c})" for c in conventions] + [n for n in partial if n])
+
+
+def partial_note(report: dict, named: bool = False, most: int = 5) -> str | None:
+    """`partial: shard K/N, X of Y sequences; no results: ...` for a report that does not cover
+    its whole split (None when it does), so that no one quotes a part as the whole."""
+    if report.get("complete", True):
+        return None
+    note = "partial: " + (f"{Path(report['run']).name}: " if named else "")
+    if report.get("shard"):
+        note += f"shard {report['shard']}, "
+    note += f"{report['sequences']} of {report['split_sequences']} sequences"
+    missing = report["missing"]
+    if missing:
+        more = f" and {len(missing) - most} more" if len(missing) > most else ""
+        note += f"; no results: {', '.join(missing[:most])}{more}"
+    return note
 
 
 def success_plot(reports: list[dict], path: str | Path) -> Path | None:

@@ -4,7 +4,9 @@
   frame. Files are written atomically at the end of a sequence, boxes last, so a killed run never
   leaves a truncated result and a rerun ends with the same files as an uninterrupted run.
 - Isolated failures: a sequence that fails (unreadable frame, server down, nothing to ground) is
-  recorded in `RUN/<seq>/error.txt` and the run goes on with the others.
+  recorded in `RUN/<seq>/error.txt` and the run goes on with the others, except that
+  `MAX_BACKEND_FAILURES` sequences in a row failing on the backend (no model answer in between)
+  stop the run with a `BackendError`: a dead server is not retried for every sequence.
 - Lockstep batching: `batch` sequences advance together, one frame each per backend call.
 """
 
@@ -21,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets.base import Sequence
-from r1track.errors import R1TrackError, UserError, shorten
+from r1track.errors import BackendError, R1TrackError, UserError, shorten
 from r1track.evaluation import layout
 from r1track.evaluation.metrics import xywh_iou
 from r1track.outputs import format_xywh
@@ -31,6 +33,8 @@ from r1track.tracker import FrameResult, Tracker, TrackState
 IDENTITY_KEYS = ("dataset", "split", "model", "weights", "backend", "init", "tracker")
 LATER_KEYS = ("weights",)
 """Identity keys that manifests written before them lack: such a run is compared without them."""
+MAX_BACKEND_FAILURES = 3
+"""Sequences in a row that may fail on the backend (server down, timeouts) before a run stops."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -76,6 +80,28 @@ class RunOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     frames: int = 0
     seconds: float = 0.0
+
+
+class _BackendBreaker:
+    """Counts sequences that failed on the backend since its last answer; stops the run at the
+    `MAX_BACKEND_FAILURES`-th (one line, resumable: those sequences are redone on a rerun)."""
+
+    def __init__(self, limit: int = MAX_BACKEND_FAILURES):
+        self.limit, self.streak = limit, 0
+
+    def answered(self) -> None:
+        self.streak = 0
+
+    def failed(self, exc: R1TrackError, sequences: int = 1) -> None:
+        """Count `sequences` that failed with `exc`; raises once the limit is reached."""
+        if not isinstance(exc, BackendError):  # a bad frame says nothing about the server
+            return
+        self.streak += sequences
+        if self.streak >= self.limit:
+            raise BackendError(
+                f"{self.streak} sequences in a row failed on the backend, so the run stopped "
+                f"(last: {exc}); rerun the same command to resume"
+            ) from exc
 
 
 class _Track:
@@ -135,6 +161,7 @@ def run_eval(
     bar = tqdm(total=total, unit="frame", desc="eval", file=sys.stderr, disable=not progress)
     ious: list[float] = []
     active: list[_Track] = []
+    breaker = _BackendBreaker()
 
     def start(seq: Sequence) -> None:
         layout.error_path(run, seq.name).unlink(missing_ok=True)
@@ -152,47 +179,53 @@ def run_eval(
         except R1TrackError as exc:
             _fail(run, seq, str(exc), outcome)
             bar.update(len(seq))
+            breaker.failed(exc)
             return
         active.append(_Track(seq, frames, state, result))
         bar.update(1)
 
-    while pending or active:
-        while len(active) < batch and pending:
-            start(pending.popleft())
-        stepping: list[tuple[_Track, Image.Image]] = []
-        for track in list(active):
-            try:
-                frame = next(track.frames, None)
-            except R1TrackError as exc:
-                _fail(run, track.seq, str(exc), outcome)
-                bar.update(len(track.seq) - len(track.results))
-                active.remove(track)
+    try:
+        while pending or active:
+            while len(active) < batch and pending:
+                start(pending.popleft())
+            stepping: list[tuple[_Track, Image.Image]] = []
+            for track in list(active):
+                try:
+                    frame = next(track.frames, None)
+                except R1TrackError as exc:
+                    _fail(run, track.seq, str(exc), outcome)
+                    bar.update(len(track.seq) - len(track.results))
+                    active.remove(track)
+                    continue
+                if frame is None:
+                    _finish(run, dataset, track)
+                    outcome.finished.append(track.seq.name)
+                    outcome.frames += len(track.results)
+                    outcome.seconds += sum(r.seconds for r in track.results)
+                    active.remove(track)
+                else:
+                    stepping.append((track, frame))
+            if not stepping:
                 continue
-            if frame is None:
-                _finish(run, dataset, track)
-                outcome.finished.append(track.seq.name)
-                outcome.frames += len(track.results)
-                outcome.seconds += sum(r.seconds for r in track.results)
-                active.remove(track)
-            else:
-                stepping.append((track, frame))
-        if not stepping:
-            continue
-        try:
-            results = tracker.step_many([t.state for t, _ in stepping], [f for _, f in stepping])
-        except R1TrackError as exc:
-            for track, _ in stepping:
-                _fail(run, track.seq, str(exc), outcome)
-                bar.update(len(track.seq) - len(track.results))
-                active.remove(track)
-            continue
-        for (track, _), result in zip(stepping, results, strict=True):
-            track.results.append(result)
-            iou = track.ious(result)
-            if iou is not None:
-                ious.append(iou)
-        bar.update(len(stepping))
-        if ious:
-            bar.set_postfix(AO=f"{np.mean(ious):.3f}", refresh=False)
-    bar.close()
+            try:
+                states, step_frames = [t.state for t, _ in stepping], [f for _, f in stepping]
+                results = tracker.step_many(states, step_frames)
+            except R1TrackError as exc:
+                for track, _ in stepping:
+                    _fail(run, track.seq, str(exc), outcome)
+                    bar.update(len(track.seq) - len(track.results))
+                    active.remove(track)
+                breaker.failed(exc, sequences=len(stepping))
+                continue
+            breaker.answered()
+            for (track, _), result in zip(stepping, results, strict=True):
+                track.results.append(result)
+                iou = track.ious(result)
+                if iou is not None:
+                    ious.append(iou)
+            bar.update(len(stepping))
+            if ious:
+                bar.set_postfix(AO=f"{np.mean(ious):.3f}", refresh=False)
+    finally:
+        bar.close()
     return outcome
