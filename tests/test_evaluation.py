@@ -203,6 +203,24 @@ def test_a_failing_sequence_is_isolated(tmp_path, chat_server, capsys):
     assert report["sequences"] == 2 and report["missing"] == [names[1]]
 
 
+def test_a_sequence_whose_frames_change_size_fails_alone(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=3, length=6)  # frames of 160x96
+    odd = root / "val" / names[1] / "00000004.jpg"
+    Image.new("RGB", (200, 96)).save(odd)
+    out = tmp_path / "run"
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    assert main([*args, "--baseline", "no-motion", "--out", str(out)]) == 1
+    reason = f"{odd}: 200x96 pixels, but the first frame 00000001.jpg is 160x96"
+    reason += " (all frames must have one size)"
+    assert f"failed: {names[1]}: {reason}" in capsys.readouterr().err.splitlines()
+    assert layout.error_path(out, names[1]).read_text() == reason + "\n"
+    assert not layout.is_finished(out, "got10k", names[1])
+    assert all(layout.is_finished(out, "got10k", n) for n in (names[0], names[2]))
+
+
 def test_batch_4_equals_batch_1_with_the_tiny_model(tmp_path, hf_backend):
     root = tmp_path / "data"
     write_got10k(root, "val", num_seqs=4, length=5)

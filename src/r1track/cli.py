@@ -225,6 +225,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
         + f"; results in {out}/",
         file=sys.stderr,
     )
+    short = source.ended_early()
+    if short:
+        print(f"r1track: warning: {short}; results cover the frames decoded", file=sys.stderr)
     if answered and fallbacks == answered:
         print(
             "r1track: warning: no model answer was usable; the box never moved. Check that "
