@@ -252,6 +252,15 @@ def test_dev_tools(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert len((tmp_path / "v.groundtruth.txt").read_text().split()) == 5
     assert main(["dev", "tiny-model", str(tmp_path / "m")]) == 0
+    # a second model into the same folder would leave the first one's files mixed in: refused
+    weights = (tmp_path / "m" / "model.safetensors").read_bytes()
+    (tmp_path / "m" / "old.bin").write_bytes(b"an older model's file")
+    proc = run_cli("dev", "tiny-model", tmp_path / "m", "--seed", "1")
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"r1track: error: dev tiny-model DIR: {tmp_path / 'm'}/ exists and is not empty;"
+        " use another DIR or remove it"
+    ]
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == weights
     from r1track.backends.hf import HFBackend
 
     backend = HFBackend(str(tmp_path / "m"))

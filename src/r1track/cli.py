@@ -415,6 +415,15 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_non_empty(path: Path, label: str, instead: str) -> None:
+    """Refuse to write into a folder that already has content: files of another run would stay
+    mixed in with the new ones (a dataset's old frames, a model's old weights)."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{label}: {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise UserError(f"{label}: {path}/ exists and is not empty; {instead}")
+
+
 def _cmd_data_synth(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
@@ -427,6 +436,10 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
         raise UserError("need 2 <= --min-length <= --max-length")
     if knobs["width"] < 64 or knobs["height"] < 64:
         raise UserError("--width and --height must be at least 64")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    _refuse_non_empty(out / args.split, "--out", "use another --out or --split, or remove it")
     names = write_synth(args.out, args.split, args.num_seqs, args.seed, SynthConfig(**knobs))
     print(f"wrote {len(names)} sequences to {Path(args.out) / args.split}/", file=sys.stderr)
     return 0
@@ -450,6 +463,7 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
     from r1track.dev.tiny_model import SIZES, build_tiny_model
 
+    _refuse_non_empty(Path(args.dir), "dev tiny-model DIR", "use another DIR or remove it")
     out = build_tiny_model(args.dir, replace(SIZES[args.size], seed=args.seed))
     print(f"wrote a tiny random Qwen2.5-VL checkpoint to {out}/ (untrained: its answers are noise)")
     return 0
