@@ -243,7 +243,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from r1track.datasets import load_dataset
     from r1track.evaluation.report import score_run, success_plot, table, write_report
     from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
-    from r1track.models import weights_digest
+    from r1track.models import model_identity, weights_digest
     from r1track.tracker import Tracker
 
     if args.baseline:
@@ -284,7 +284,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "root": str(Path(args.root).resolve()),
         "split": args.split,
-        "model": args.model,
+        "model": model_identity(args.model),
         "weights": weights_digest(args.model) if backend and args.backend == "hf" else None,
         "backend": args.backend if backend else None,
         "init": args.init,
