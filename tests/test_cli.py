@@ -147,6 +147,8 @@ def test_server_down_is_one_line_exit_1(synth_video, tmp_path, capsys):
 def _bad_inputs(tmp: Path, video: Path, model: Path) -> dict:
     text_file = tmp / "notes.mp4"
     text_file.write_text("not a video")
+    readme = tmp / "README.txt"  # FFmpeg's tty demuxer would draw it as 640x400 frames
+    readme.write_text("A line of a README file, long enough to fill a terminal page.\n" * 12)
     import av
 
     empty = {}
@@ -162,6 +164,7 @@ def _bad_inputs(tmp: Path, video: Path, model: Path) -> dict:
     return {
         "missing source": (["track", tmp / "missing.mp4", "--bbox", "1,1,5,5", *m], "no such file"),
         "not a video": (["track", text_file, "--bbox", "1,1,5,5", *m], "not a readable video"),
+        "text file": (["track", readme, "--bbox", "10,10,40,40", *m], "a text file, not a video"),
         "empty video": (["track", empty["avi"], "--bbox", "1,1,5,5", *m], "contains no frames"),
         "no video stream": (["track", empty["mp4"], "--bbox", "1,1,5,5", *m], "no video stream"),
         "zero width": (["track", video, "--bbox", "10,10,0,5", *m], "positive width"),
@@ -203,6 +206,45 @@ def test_every_bad_input_is_one_line_and_exit_2(tmp_path, synth_video, tiny_mode
         assert not out.exists(), f"{name}: wrote {out}"
 
 
+def test_track_says_when_frames_differ_in_size_or_a_video_ends_early(tiny_model, tmp_path, capsys):
+    """A folder whose frames change size stops with one line (exit 2) naming the odd frame; a
+    truncated video is tracked as far as it decodes, with a warning of how far that is."""
+    from PIL import Image
+
+    from r1track.dev.synth_video import write_synth_video
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, size in enumerate([(160, 96)] * 3 + [(200, 96)], start=1):
+        Image.new("RGB", size, (40, 40, 40)).save(folder / f"{i:08d}.png")
+    model = ["--model", str(tiny_model), "--crop-size", "112", "--no-overlay"]
+    out = tmp_path / "mixed"
+    assert main(["track", str(folder), "--bbox", "20,20,30,30", *model, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert errors == [
+        f"r1track: error: {folder / '00000004.png'}: 200x96 pixels, but the first frame"
+        " 00000001.png is 160x96 (all frames must have one size)"
+    ]
+    assert len((out / "boxes.txt").read_text().splitlines()) == 3  # the frames before it
+
+    video, gt = write_synth_video(tmp_path / "full.mkv", 30, 160, 96, seed=1)
+    cut = tmp_path / "cut.mkv"
+    data = video.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.4)])
+    out = tmp_path / "cut"
+    bbox = gt.read_text().split()[0]
+    assert main(["track", str(cut), "--bbox", bbox, *model, "--out", str(out)]) == 0
+    lines = (out / "boxes.txt").read_text().splitlines()
+    assert 0 < len(lines) < 28
+    err = capsys.readouterr().err
+    assert (
+        f"r1track: warning: {cut}: the video ended after {len(lines)} of the 30 frames its "
+        "container declares (truncated or damaged?); results cover the frames decoded"
+    ) in err.splitlines()
+
+
 def test_dev_tools(tmp_path):
     proc = run_cli(
         "dev", "synth-video", tmp_path / "v.mp4", "--frames", "5", "--width", "64", "--height", "48"
@@ -210,6 +252,15 @@ def test_dev_tools(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert len((tmp_path / "v.groundtruth.txt").read_text().split()) == 5
     assert main(["dev", "tiny-model", str(tmp_path / "m")]) == 0
+    # a second model into the same folder would leave the first one's files mixed in: refused
+    weights = (tmp_path / "m" / "model.safetensors").read_bytes()
+    (tmp_path / "m" / "old.bin").write_bytes(b"an older model's file")
+    proc = run_cli("dev", "tiny-model", tmp_path / "m", "--seed", "1")
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"r1track: error: dev tiny-model DIR: {tmp_path / 'm'}/ exists and is not empty;"
+        " use another DIR or remove it"
+    ]
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == weights
     from r1track.backends.hf import HFBackend
 
     backend = HFBackend(str(tmp_path / "m"))

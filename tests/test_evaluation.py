@@ -254,6 +254,24 @@ def test_a_failing_sequence_is_isolated(tmp_path, chat_server, capsys):
     assert report["sequences"] == 2 and report["missing"] == [names[1]]
 
 
+def test_a_sequence_whose_frames_change_size_fails_alone(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "data"
+    names = write_got10k(root, "val", num_seqs=3, length=6)  # frames of 160x96
+    odd = root / "val" / names[1] / "00000004.jpg"
+    Image.new("RGB", (200, 96)).save(odd)
+    out = tmp_path / "run"
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    assert main([*args, "--baseline", "no-motion", "--out", str(out)]) == 1
+    reason = f"{odd}: 200x96 pixels, but the first frame 00000001.jpg is 160x96"
+    reason += " (all frames must have one size)"
+    assert f"failed: {names[1]}: {reason}" in capsys.readouterr().err.splitlines()
+    assert layout.error_path(out, names[1]).read_text() == reason + "\n"
+    assert not layout.is_finished(out, "got10k", names[1])
+    assert all(layout.is_finished(out, "got10k", n) for n in (names[0], names[2]))
+
+
 def test_batch_4_equals_batch_1_with_the_tiny_model(tmp_path, hf_backend):
     root = tmp_path / "data"
     write_got10k(root, "val", num_seqs=4, length=5)
@@ -518,6 +536,72 @@ def test_a_retrained_model_at_the_same_path_is_not_mixed_into_a_run(tmp_path, ti
     check_manifest(legacy, _manifest(root, weights="0123"))
     with pytest.raises(UserError, match="weights"):
         check_manifest(tmp_path / "run", _manifest(root, weights="0123"))
+
+
+def _files(run):
+    return {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_a_run_refuses_another_root(tmp_path, capsys):
+    """The dataset's root is part of a run's identity: sequences of the same names under another
+    root would be skipped as done, then scored against frames they were not tracked on."""
+    first, other = tmp_path / "a", tmp_path / "b"
+    write_got10k(first, "val", num_seqs=2, length=6)
+    write_got10k(other, "val", num_seqs=2, length=9)  # the same names, other frames
+    out = tmp_path / "run"
+    args = ["eval", "--dataset", "got10k", "--split", "val", "--baseline", "no-motion"]
+    assert main([*args, "--root", str(first), "--out", str(out)]) == 0
+    before = _files(out)
+    capsys.readouterr()
+    assert main([*args, "--root", str(other), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"r1track: error: {out} holds a run with other settings (--root differ; the run's"
+        f" --root is {first.resolve()}); use another --out"
+    ]
+    assert _files(out) == before
+    (tmp_path / "link").symlink_to(first)  # the same folder by another name resumes
+    assert main([*args, "--root", str(tmp_path / "link"), "--out", str(out)]) == 0
+    assert "0 sequences tracked (0 frames" in capsys.readouterr().err
+
+
+def test_a_bundled_model_is_recorded_by_name(tmp_path, tiny_model, monkeypatch, capsys):
+    """`--model nano` records "nano", not its install path: a run resumes after the package
+    is reinstalled elsewhere (same weights digest), also a run that recorded an old path."""
+    import shutil
+
+    from r1track import models
+
+    installs = [tmp_path / f"site{i}" / "r1track" / "models" / "nano" for i in (1, 2)]
+    for folder in installs:
+        shutil.copytree(tiny_model, folder)
+    root = tmp_path / "data"
+    write_got10k(root, "val", num_seqs=1, length=3)
+    args = ["eval", "--dataset", "got10k", "--root", str(root), "--split", "val"]
+    args += ["--model", "nano", "--crop-size", "112"]
+    run = tmp_path / "run"
+    monkeypatch.setitem(models.BUNDLED, "nano", installs[0])
+    assert main([*args, "--out", str(run)]) == 0
+    manifest = json.loads((run / layout.MANIFEST).read_text())
+    assert manifest["model"] == "nano"
+    assert manifest["weights"] == models.weights_digest(str(installs[0]))
+    monkeypatch.setitem(models.BUNDLED, "nano", installs[1])  # reinstalled elsewhere
+    capsys.readouterr()
+    assert main([*args, "--out", str(run)]) == 0
+    assert "1 already done" in capsys.readouterr().err
+    # a run.json of before: the absolute path of nano in an install that is gone
+    legacy = tmp_path / "legacy"
+    shutil.copytree(run, legacy)
+    manifest["model"] = "/old/site-packages/r1track/models/nano"
+    (legacy / layout.MANIFEST).write_text(json.dumps(manifest))
+    assert main([*args, "--out", str(legacy)]) == 0
+    assert "1 already done" in capsys.readouterr().err
+    # other weights under the name are still refused; a user's own path is kept as given
+    (installs[1] / "config.json").write_text((installs[1] / "config.json").read_text() + " ")
+    assert main([*args, "--out", str(run)]) == 2
+    assert "(weights differ)" in capsys.readouterr().err
+    assert models.model_identity(str(tmp_path / "models" / "nano")) == str(
+        tmp_path / "models" / "nano"
+    )
 
 
 def test_weights_digest_of_large_files_samples_windows(tmp_path, monkeypatch):

@@ -267,6 +267,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
         + f"; results in {out}/",
         file=sys.stderr,
     )
+    short = source.ended_early()
+    if short:
+        print(f"r1track: warning: {short}; results cover the frames decoded", file=sys.stderr)
     if answered and fallbacks == answered:
         print(
             "r1track: warning: no model answer was usable; the box never moved. Check that "
@@ -282,7 +285,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from r1track.datasets import load_dataset, resolve_split
     from r1track.evaluation.report import score_run, success_plot, table, write_report
     from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
-    from r1track.models import weights_digest
+    from r1track.models import model_identity, weights_digest
     from r1track.tracker import Tracker
 
     if args.baseline:
@@ -323,7 +326,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "root": str(Path(args.root).resolve()),
         "split": args.split,
-        "model": args.model,
+        "model": model_identity(args.model),
         "weights": weights_digest(args.model) if backend and args.backend == "hf" else None,
         "backend": args.backend if backend else None,
         "init": args.init,
@@ -476,6 +479,15 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_non_empty(path: Path, label: str, instead: str) -> None:
+    """Refuse to write into a folder that already has content: files of another run would stay
+    mixed in with the new ones (a dataset's old frames, a model's old weights)."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{label}: {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise UserError(f"{label}: {path}/ exists and is not empty; {instead}")
+
+
 def _cmd_data_synth(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
@@ -488,7 +500,8 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
         raise UserError("need 2 <= --min-length <= --max-length")
     if knobs["width"] < 64 or knobs["height"] < 64:
         raise UserError("--width and --height must be at least 64")
-    check_out_dir(args.out, "--out")
+    out = check_out_dir(args.out, "--out")
+    _refuse_non_empty(out / args.split, "--out", "use another --out or --split, or remove it")
     names = write_synth(args.out, args.split, args.num_seqs, args.seed, SynthConfig(**knobs))
     print(f"wrote {len(names)} sequences to {Path(args.out) / args.split}/", file=sys.stderr)
     return 0
@@ -514,7 +527,8 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
     from r1track.dev.tiny_model import SIZES, build_tiny_model
 
-    check_out_dir(args.dir, "output directory")
+    check_out_dir(args.dir, "dev tiny-model DIR")
+    _refuse_non_empty(Path(args.dir), "dev tiny-model DIR", "use another DIR or remove it")
     out = build_tiny_model(args.dir, replace(SIZES[args.size], seed=args.seed))
     print(f"wrote a tiny random Qwen2.5-VL checkpoint to {out}/ (untrained: its answers are noise)")
     return 0

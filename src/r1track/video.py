@@ -1,7 +1,9 @@
-"""Frame sources (video files, image folders) and the overlay writer, all streaming.
+"""Frame sources (video files, image folders, single images) and the overlay writer, streaming.
 
 Frames are RGB `PIL.Image`s. Sources decode one frame at a time, so memory does not depend on
-the length of the video.
+the length of the video. A source is what it claims to be: a text file FFmpeg would draw as
+frames is refused, a folder's frames must share one size, and a video that ends short of the
+frames its container declares says so (`ended_early`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from PIL import Image, ImageDraw
 from r1track.errors import R1TrackError, UserError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+"""FFmpeg demuxers that render a text file (.txt, .nfo, .ans, ANSI or binary text art) as a
+terminal page per frame: what they yield is not a video, so such a file is refused."""
+SHORT_TOLERANCE = (2, 0.01)
+"""A video may end this many frames, or this share of its declared count, short of what its
+container declares without a warning (a count estimated from the duration can be off by one)."""
 
 
 class FrameSource(Protocol):
@@ -28,6 +36,10 @@ class FrameSource(Protocol):
     """Number of frames when known without decoding (for progress bars)."""
 
     def __iter__(self) -> Iterator[Image.Image]: ...
+
+    def ended_early(self) -> str | None:
+        """After iterating: why the source yielded fewer frames than it declared, else None."""
+        ...
 
 
 def natural_key(name: str) -> tuple:
@@ -46,13 +58,27 @@ def list_images(folder: Path) -> list[Path]:
 def read_images(
     files: list[Path], error: type[R1TrackError] = R1TrackError
 ) -> Iterator[Image.Image]:
-    """Open image files one at a time as RGB; an unreadable one raises `error` naming it."""
+    """Open image files one at a time as RGB; an unreadable one, or one whose size differs from
+    the first's (boxes would mean other pixels from there on), raises `error` naming it."""
+    size = None
     for file in files:
         try:
             with Image.open(file) as image:
-                yield image.convert("RGB")
+                frame = image.convert("RGB")
         except OSError as exc:
             raise error(f"{file}: unreadable frame ({exc})") from exc
+        if size is None:
+            size = frame.size
+        elif frame.size != size:
+            raise error(
+                f"{file}: {_size(frame.size)} pixels, but the first frame {files[0].name} is "
+                f"{_size(size)} (all frames must have one size)"
+            )
+        yield frame
+
+
+def _size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
 class ImageFolder:
@@ -67,41 +93,113 @@ class ImageFolder:
         self.num_frames = len(self.files)
 
     def __iter__(self) -> Iterator[Image.Image]:
-        return read_images(self.files)
+        return read_images(self.files, UserError)
+
+    def ended_early(self) -> str | None:
+        """Never: a folder yields all its images or raises naming the one that failed."""
+        return None
+
+
+class ImageFile:
+    """A single image file (.jpg, .png, ...): a one-frame source, read like a folder's frames."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            with Image.open(self.path) as image:
+                image.load()
+        except OSError as exc:
+            raise UserError(f"{self.path}: not a readable image ({exc})") from exc
+        self.fps = None
+        self.num_frames = 1
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        return read_images([self.path], UserError)
+
+    def ended_early(self) -> str | None:
+        """Never: the one frame is read or raises."""
+        return None
 
 
 class VideoFile:
-    """A video file decoded with PyAV (FFmpeg): mp4, avi, mkv, mov, webm, ..."""
+    """A video file decoded with PyAV (FFmpeg): mp4, avi, mkv, mov, webm, ...
+
+    Opening checks that FFmpeg reads it as a video (not a text file drawn as frames) and that
+    its first frame decodes, so a file that is not a video fails before anything is written.
+    """
 
     def __init__(self, path: str | Path):
         import av
 
         self.path = Path(path)
+        self.decoded = 0
+        """Frames the last iteration yielded."""
+        self._finished = False
         try:
             with av.open(str(self.path)) as container:
+                demuxers = set(container.format.name.split(","))
+                if demuxers & TEXT_DEMUXERS:
+                    raise UserError(
+                        f"{self.path}: a text file, not a video (FFmpeg's "
+                        f"{container.format.name} demuxer would draw its text as frames)"
+                    )
                 if not container.streams.video:
                     raise UserError(f"{self.path}: no video stream in it (an empty video?)")
                 stream = container.streams.video[0]
                 self.fps = float(stream.average_rate) if stream.average_rate else None
-                self.num_frames = int(stream.frames) or None
+                self.num_frames = declared_frames(
+                    stream.frames,
+                    container.duration and container.duration / av.time_base,
+                    self.fps,
+                )
+                next(container.decode(stream), None)  # a file whose frames do not decode fails
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: not a readable video ({_av_reason(exc)})") from exc
 
     def __iter__(self) -> Iterator[Image.Image]:
         import av
 
-        index = 0
+        self.decoded, self._finished = 0, False
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 for frame in container.decode(stream):
                     yield frame.to_image()
-                    index += 1
+                    self.decoded += 1
         except av.error.FFmpegError as exc:
             raise R1TrackError(
-                f"{self.path}: decoding failed after {index} frames ({_av_reason(exc)})"
+                f"{self.path}: decoding failed after {self.decoded} frames ({_av_reason(exc)})"
             ) from exc
+        self._finished = True
+
+    def ended_early(self) -> str | None:
+        """After a full iteration: a one-line note when the video ended short of the frames its
+        container declares (a truncated or damaged file), else None."""
+        if not self._finished or not is_short(self.decoded, self.num_frames):
+            return None
+        return (
+            f"{self.path}: the video ended after {self.decoded} of the {self.num_frames} frames "
+            "its container declares (truncated or damaged?)"
+        )
+
+
+def declared_frames(frames: int, seconds: float | None, fps: float | None) -> int | None:
+    """The frame count a container declares: its own count, else its duration times its frame
+    rate (Matroska stores only the duration), else None."""
+    if frames:
+        return int(frames)
+    if seconds and fps:
+        return round(seconds * fps)
+    return None
+
+
+def is_short(decoded: int, declared: int | None) -> bool:
+    """Whether `decoded` frames fall short of `declared` by more than `SHORT_TOLERANCE`."""
+    if not declared:
+        return False
+    frames, share = SHORT_TOLERANCE
+    return declared - decoded > max(frames, share * declared)
 
 
 def _av_reason(exc: Exception) -> str:
@@ -109,7 +207,8 @@ def _av_reason(exc: Exception) -> str:
 
 
 def open_frames(path: str | Path) -> FrameSource:
-    """Open a video file or an image folder; `UserError` with the reason if it is neither."""
+    """Open a video file, an image folder or a single image (a one-frame source); `UserError`
+    with the reason if it is none of them."""
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p}: no such file or folder")
@@ -120,6 +219,8 @@ def open_frames(path: str | Path) -> FrameSource:
             pass
     except OSError as exc:
         raise UserError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
+    if p.suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageFile(p)
     return VideoFile(p)
 
 

@@ -26,15 +26,20 @@ from r1track.datasets.base import Sequence
 from r1track.errors import BackendError, R1TrackError, UserError, shorten
 from r1track.evaluation import layout
 from r1track.evaluation.metrics import xywh_iou
+from r1track.models import model_identity
 from r1track.outputs import format_xywh
 from r1track.tracker import FrameResult, Tracker, TrackState
 
 # Settings that change the results: a run directory holds results of one combination only.
-IDENTITY_KEYS = ("dataset", "split", "model", "weights", "backend", "init", "tracker")
+# The dataset is its name, root and split: results of another root's sequences of the same names
+# would be skipped as done and then scored against frames they were not tracked on.
+IDENTITY_KEYS = ("dataset", "root", "split", "model", "weights", "backend", "init", "tracker")
 LATER_KEYS = ("weights",)
 """Identity keys that manifests written before them lack: such a run is compared without them."""
 MAX_BACKEND_FAILURES = 3
 """Sequences in a row that may fail on the backend (server down, timeouts) before a run stops."""
+FLAGS = {k: f"--{k}" for k in ("dataset", "root", "split", "model", "backend", "init")}
+"""The command-line flag of each identity key that has one (messages name flags)."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -62,15 +67,23 @@ def check_manifest(run: Path, manifest: dict) -> None:
         changed = [
             k
             for k in IDENTITY_KEYS
-            if old.get(k) != manifest.get(k) and not (k in LATER_KEYS and k not in old)
+            if _identity(old, k) != _identity(manifest, k)
+            and not (k in LATER_KEYS and k not in old)
         ]
         if changed:
-            raise UserError(
-                f"{run} holds a run with other settings ({', '.join(changed)} differ); "
-                "use another --out"
-            )
+            detail = ", ".join(FLAGS.get(k, k) for k in changed) + " differ"
+            if "root" in changed:
+                detail += f"; the run's --root is {old.get('root')}"
+            raise UserError(f"{run} holds a run with other settings ({detail}); use another --out")
         return
     layout.atomic_write(run / layout.MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def _identity(manifest: dict, key: str):
+    """A manifest's value for `key` as runs compare it: a bundled model by its name, also where
+    an older run recorded the path of its folder in this or another install of the package."""
+    value = manifest.get(key)
+    return model_identity(value) if key == "model" and isinstance(value, str) else value
 
 
 @dataclass

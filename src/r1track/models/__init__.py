@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from r1track.errors import UserError
 
@@ -32,6 +32,21 @@ def resolve_model(name: str) -> str:
             raise UserError(f"the bundled model {name!r} is not in this build of r1track yet")
         return str(path)
     return name
+
+
+def model_identity(model: str) -> str:
+    """How an evaluation run records a model: a bundled one by its name (`nano`), so that a run
+    resumes after the package is reinstalled elsewhere (the weights digest still guards the
+    weights); its folder in any install (`.../r1track/models/nano`) counts as the name. Any other
+    model is recorded as given."""
+    path = PurePath(model)
+    if (
+        path.name in BUNDLED
+        and path.parent.name == "models"
+        and path.parent.parent.name == "r1track"
+    ):
+        return path.name
+    return model
 
 
 def read_settings(model: str) -> dict:
