@@ -7,28 +7,28 @@ import os
 import signal
 import sys
 
-import transformers
 
-import r1track.training.vision as vision
-from r1track.cli import main
+def die_after(save, step_of, step: int):
+    """`save`, then SIGKILL this process when the checkpoint just written is `step`."""
 
-STEP = int(sys.argv[1])
-_trainer_save = transformers.Trainer._save_checkpoint
-_vision_save = getattr(vision, "_save_state", None)
+    def wrapped(*args, **kwargs):
+        save(*args, **kwargs)
+        if step_of(*args) == step:
+            os.kill(os.getpid(), signal.SIGKILL)
 
-
-def _trainer_save_then_die(self, *args, **kwargs):
-    _trainer_save(self, *args, **kwargs)
-    if self.state.global_step == STEP:
-        os.kill(os.getpid(), signal.SIGKILL)
+    return wrapped
 
 
-def _vision_save_then_die(out, step, *args, **kwargs):
-    _vision_save(out, step, *args, **kwargs)
-    if step == STEP:
-        os.kill(os.getpid(), signal.SIGKILL)
+if __name__ == "__main__":
+    import transformers
 
+    import r1track.training.vision as vision
+    from r1track.cli import main
 
-transformers.Trainer._save_checkpoint = _trainer_save_then_die
-vision._save_state = _vision_save_then_die
-sys.exit(main(sys.argv[2:]))
+    step = int(sys.argv[1])
+    trainer = transformers.Trainer
+    trainer._save_checkpoint = die_after(
+        trainer._save_checkpoint, lambda self, *_: self.state.global_step, step
+    )
+    vision._save_state = die_after(vision._save_state, lambda out, at, *_: at, step)
+    sys.exit(main(sys.argv[2:]))

@@ -508,12 +508,11 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from r1track.training.config import check_config, load_config
+    from r1track.training.config import load_config
     from r1track.training.trainers import run_grpo, run_sft
     from r1track.training.vision import run_vision
 
-    config = load_config(args.config, args.overrides)
-    check_config(config, args.algorithm)
+    config = load_config(args.config, args.overrides)  # each run_* checks its values first
     check_out_dir(config.output_dir, "output_dir")
     run = {"sft": run_sft, "grpo": run_grpo, "vision": run_vision}[args.algorithm]
     out = run(config)

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from r1track.errors import UserError
-from r1track.training.config import TrainConfig
+from r1track.training.config import TrainConfig, check_config
 
 TRAIN_INFO = "r1track_train.json"
 REQUIRED_COLUMNS = {"prompt", "images", "solution"}
@@ -67,9 +67,10 @@ def load_model(config: TrainConfig):
     import torch
     from transformers import AutoModelForImageTextToText, set_seed
 
-    from r1track.backends.hf import resolve_checkpoint
+    from r1track.backends.hf import check_weights, resolve_checkpoint
 
     path = resolve_checkpoint(config.model.path)
+    check_weights(path)
     # seeded before the model is built: LoRA's initial adapter weights are drawn here, before the
     # Trainer seeds, and differed from run to run with the same seed
     set_seed(config.optim.seed)
@@ -239,6 +240,7 @@ def run_sft(config: TrainConfig) -> Path:
 
     from r1track.backends.processor import load_processor
 
+    check_config(config, "sft")
     train, val = load_data(config)
     model, base = load_model(config)
     processor = load_processor(base)
@@ -267,6 +269,7 @@ def run_grpo(config: TrainConfig) -> Path:
     from r1track.backends.processor import load_processor
     from r1track.training.rewards import REWARDS
 
+    check_config(config, "grpo")
     g = config.grpo
     if g.reward not in REWARDS:
         raise UserError(f"grpo.reward must be one of {', '.join(REWARDS)}, got {g.reward!r}")

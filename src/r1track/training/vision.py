@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from r1track.errors import UserError
-from r1track.training.config import TrainConfig
+from r1track.training.config import TrainConfig, check_config
 from r1track.training.trainers import TRAIN_INFO, load_data, load_model
 
 VISION_STATE = "vision_state.pt"
@@ -204,6 +204,7 @@ def run_vision(config: TrainConfig) -> Path:
 
     if config.lora.enabled:
         raise UserError("train vision trains the tower fully: lora.enabled must be false")
+    check_config(config, "vision")
     train, val = load_data(config)
     if val is None or len(val) == 0:
         raise UserError(f"data.path {config.data.path}: train vision needs a validation split")
