@@ -541,15 +541,13 @@ def vision_data(got_train, tmp_path_factory) -> Path:
     return out
 
 
+# three steps (killed after two), and groups that vary: the format reward of a barely trained model
+_GRPO_FAST = ["optim.max_steps=3", "grpo.reward=format", "grpo.scale_rewards=none"]
 RESUME_CASES = {
     "sft": ("sft", "tiny", []),
     "sft-lora": ("sft", "tiny", ["lora.enabled=true", "model.train_vision=true"]),
-    "grpo": ("grpo", "sft", ["grpo.reward=format", "grpo.scale_rewards=none"]),
-    "grpo-lora": (
-        "grpo",
-        "sft",
-        ["grpo.reward=format", "grpo.scale_rewards=none", "lora.enabled=true"],
-    ),
+    "grpo": ("grpo", "sft", [*_GRPO_FAST]),
+    "grpo-lora": ("grpo", "sft", [*_GRPO_FAST, "lora.enabled=true"]),
     "vision": ("vision", "tiny", ["optim.max_steps=6", "logging.logging_steps=3"]),
 }
 
@@ -593,7 +591,7 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(
     start_weights = _weights(model)
     if kind != "vision":
         assert _logged_losses(whole) == pytest.approx(_logged_losses(resumed), rel=1e-6)
-        assert len(_logged_losses(whole)) == 4
+        assert len(_logged_losses(whole)) == (3 if kind == "grpo" else 4)
     if not (resumed / "adapter_config.json").is_file():  # and it trained: not the start weights
         assert any(not torch_allclose(b[k], start_weights[k]) for k in b)
 
@@ -606,10 +604,10 @@ def torch_allclose(x, y) -> bool:
 
 def test_resume_false_starts_over(tiny_model, built, tmp_path, capsys):
     out = tmp_path / "resume"
-    assert _train("sft", tiny_model, built, out, "optim.max_steps=2", "logging.save_steps=2") == 0
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=1", "logging.save_steps=1") == 0
     capsys.readouterr()
-    assert _train("sft", tiny_model, built, out, "optim.max_steps=4", "resume=false") == 0
-    assert capsys.readouterr().out.count("'loss'") == 4
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=2", "resume=false") == 0
+    assert capsys.readouterr().out.count("'loss'") == 2  # both steps again, none resumed
 
 
 def test_pair_evaluation_reports_model_trivial_and_shuffled(tiny_model, built):
@@ -644,7 +642,7 @@ def test_model_freeze_keeps_matching_weights(tiny_model, built, tmp_path, capsys
 
 
 def test_train_vision_trains_only_the_tower_and_centres_its_tokens(
-    tiny_model, got_train, built, tmp_path, capsys
+    tiny_model, vision_data, built, tmp_path, capsys
 ):
     import torch
     from datasets import load_from_disk
@@ -653,15 +651,7 @@ def test_train_vision_trains_only_the_tower_and_centres_its_tokens(
     from r1track.backends.processor import load_processor
     from r1track.training.vision import search_pixels, visual_tokens
 
-    one_size = tmp_path / "data112"
-    config = BuildConfig(
-        "got10k",
-        str(got_train),
-        num_samples=40,
-        val_fraction=0.25,
-        sampling=SamplingConfig(sizes=(112,), max_gap=5),
-    )
-    build_dataset(config, one_size, workers=1, progress=False)
+    one_size = vision_data
     out = tmp_path / "vision"
     args = ["train", "vision", "--config", str(CONFIGS / "nano" / "vision.yaml")]
     common = [f"model.path={tiny_model}", f"output_dir={out}", "optim.max_steps=6"]
