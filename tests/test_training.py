@@ -602,6 +602,25 @@ def torch_allclose(x, y) -> bool:
     return x.shape == y.shape and torch.allclose(x.float(), y.float(), atol=1e-6, rtol=1e-5)
 
 
+def test_resume_passes_over_checkpoints_a_kill_left_incomplete(tiny_model, built, tmp_path, capsys):
+    """The newest complete checkpoint is resumed from; newer ones without their trainer state (a
+    kill while saving), or with weights cut short, are named and passed over, not a traceback."""
+    out = tmp_path / "run"
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=3", "logging.save_steps=1") == 0
+    os.remove(out / "checkpoint-3" / "trainer_state.json")
+    weights = out / "checkpoint-2" / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 2)
+    capsys.readouterr()
+    assert _train("sft", tiny_model, built, out, "optim.max_steps=3", "logging.save_steps=1") == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("'loss'") == 2  # steps 2 and 3 again, from checkpoint-1
+    notes = [line for line in captured.err.splitlines() if line.startswith("r1track: note:")]
+    assert len(notes) == 2 and "checkpoint-3: no trainer_state.json" in notes[0]
+    assert "checkpoint-2/model.safetensors: truncated" in notes[1]
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert [e["step"] for e in state["log_history"] if "loss" in e] == [1, 2, 3]
+
+
 def test_resume_false_starts_over(tiny_model, built, tmp_path, capsys):
     out = tmp_path / "resume"
     assert _train("sft", tiny_model, built, out, "optim.max_steps=1", "logging.save_steps=1") == 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -204,11 +206,51 @@ def _resuming(trainer_class):
     return Resuming
 
 
-def _resume(config: TrainConfig) -> bool:
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why a Trainer checkpoint cannot be resumed from (None when it can): a kill while it was
+    being written leaves it without `trainer_state.json` (written last), or a file is missing or
+    cut short."""
+    from r1track.backends.hf import check_weights
+
+    if not (checkpoint / "trainer_state.json").is_file():
+        return "no trainer_state.json"
+    deepspeed = any(checkpoint.glob("global_step*"))
+    for name in ("optimizer.pt", "scheduler.pt"):
+        if not deepspeed and not (checkpoint / name).is_file():
+            return f"no {name}"
+    try:
+        check_weights(checkpoint)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def resume_checkpoint(config: TrainConfig) -> str | None:
+    """The newest complete `checkpoint-N` of `output_dir` to resume from (None: start afresh).
+    Newer incomplete ones are passed over, each with a one-line note."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     out = Path(config.output_dir)
-    return bool(config.resume and out.is_dir() and get_last_checkpoint(str(out)))
+    if not (config.resume and out.is_dir()):
+        return None
+    found = []
+    for path in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        step = path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if path.is_dir() and step.isdigit():
+            found.append((int(step), path))
+    for _, path in sorted(found, reverse=True):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path)
+        _note(f"not resuming from {path}: {problem} (killed while saving?)")
+    if found:
+        _note(f"no complete checkpoint in {out}: training starts from model.path")
+    return None
+
+
+def _note(text: str) -> None:
+    if os.environ.get("RANK", "0") == "0":  # once, also under torchrun / accelerate launch
+        print(f"r1track: note: {text}", file=sys.stderr)
 
 
 def _save(trainer, model, processor, config: TrainConfig, base_path: str, metrics: dict) -> Path:
@@ -258,7 +300,7 @@ def run_sft(config: TrainConfig) -> Path:
         eval_dataset=val if do_eval else None,
         processing_class=processor,
     )
-    result = trainer.train(resume_from_checkpoint=True if _resume(config) else None)
+    result = trainer.train(resume_from_checkpoint=resume_checkpoint(config))
     return _save(trainer, model, processor, config, base, result.metrics)
 
 
@@ -300,5 +342,5 @@ def run_grpo(config: TrainConfig) -> Path:
         train_dataset=train,
         processing_class=processor,
     )
-    result = trainer.train(resume_from_checkpoint=True if _resume(config) else None)
+    result = trainer.train(resume_from_checkpoint=resume_checkpoint(config))
     return _save(trainer, model, processor, config, base, result.metrics)
