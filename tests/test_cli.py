@@ -489,6 +489,18 @@ BAD_COMMANDS = {
         ["track", "{video}", "--bbox", "10,10,inf,5", "--model", "{model}", "--out", "{out}"],
         "expected four finite numbers",
     ),
+    "bbox empty field": (
+        ["track", "{video}", "--bbox", "10,,10,40,40", "--model", "{model}", "--out", "{out}"],
+        "an empty field",
+    ),
+    "train flag it does not take": (  # the overrides after it are not listed as unrecognized
+        [*_SFT[:4], "--device", "cuda", "output_dir={out}"],
+        "unrecognized arguments: --device cuda (see",
+    ),
+    "plot of one run into a missing folder": (
+        ["report", "{tmp}/run_a", "--plot", "{out}/plot.png"],
+        "--plot {out}/plot.png: no such folder",
+    ),
     "grpo groups": (
         [*_GRPO, "grpo.num_generations=3"],
         "grpo.num_generations=3 must divide the generation batch 4",
@@ -553,6 +565,27 @@ def test_bad_command_is_one_line_exit_2_and_writes_nothing(name, bad_input_env, 
     # nothing written: no output, no report.json in the runs, no stray .tmp, nothing below
     assert sorted(p.relative_to(env["tmp"]) for p in env["tmp"].rglob("*")) == before
     assert not any(Path(str(out) + suffix).exists() for suffix in ("", ".txt", ".foo"))
+
+
+def test_negative_box_values_reach_their_flag():
+    from r1track.cli import _join_negative_values
+
+    argv = ["track", "v.mp4", "--bbox", "-10,-5,40,30", "--timeout", "-1", "--out", "o"]
+    assert _join_negative_values(argv) == [
+        "track", "v.mp4", "--bbox=-10,-5,40,30", "--timeout", "-1", "--out", "o"
+    ]  # fmt: skip
+
+
+def test_report_of_one_run_writes_its_plot_where_told(tmp_path, capsys):
+    from helpers import write_got10k
+
+    write_got10k(tmp_path / "got", "val", num_seqs=1, length=3)
+    run = tmp_path / "run"
+    eval_args = ["--dataset", "got10k", "--root", str(tmp_path / "got"), "--split", "val"]
+    assert main(["eval", *eval_args, "--baseline", "no-motion", "--out", str(run)]) == 0
+    plot = tmp_path / "mine.svg"
+    assert main(["report", str(run), "--plot", str(plot)]) == 0
+    assert plot.read_text().lstrip().startswith("<?xml")  # an SVG, where --plot said
 
 
 def test_a_page_of_text_is_not_echoed_whole(chat_server, synth_video, tmp_path, capsys):

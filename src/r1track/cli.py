@@ -10,6 +10,7 @@ import argparse
 import errno
 import math
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -19,6 +20,8 @@ from r1track.errors import R1TrackError, UserError, shorten
 from r1track.interrupts import Terminated
 from r1track.paths import check_out_dir, check_out_file
 from r1track.prompts import PROMPT_VARIANTS
+
+_NEGATIVE_LIST = re.compile(r"^-\d[\d.eE+-]*(,[\d.eE+ -]*)+$")  # -10,-5,40,30
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +42,9 @@ SETTING_KEYS = {"template_factor": "context", "search_factor": "context"}
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
-    parts = [p for p in text.replace(" ", "").split(",") if p]
+    parts = text.replace(" ", "").split(",")
+    if "" in parts and len(parts) > 1:
+        raise UserError(f"--bbox {shorten(text)}: an empty field; expected X,Y,W,H")
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
@@ -360,8 +365,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from r1track.evaluation.report import score_run, success_plot, table, write_report
 
-    if len(args.runs) > 1:  # the plot path is checked before any run is scored or written
-        check_out_file(args.plot, "--plot", _plot_suffixes(), parent_must_exist=True)
+    # one run: its plot goes to RUN/success.png unless --plot says where; several: one plot
+    plot_path = args.plot or ("success_compare.png" if len(args.runs) > 1 else None)
+    if plot_path:  # checked before any run is scored or written
+        check_out_file(plot_path, "--plot", _plot_suffixes(), parent_must_exist=True)
     for run in args.runs:
         if not Path(run).is_dir():
             raise UserError(f"{run}: no such run directory")
@@ -371,7 +378,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         report = score_run(run)
         write_report(run, report)
         if len(args.runs) == 1:
-            success_plot([report], Path(run) / "success.png")
+            success_plot([report], plot_path or Path(run) / "success.png")
         reports.append(report)
         if report["missing"]:
             print(
@@ -382,7 +389,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if len(reports) > 1:
         if len({(r["dataset"], r["split"]) for r in reports}) > 1:
             raise UserError("runs on different datasets or splits cannot share one table")
-        plot = success_plot(reports, args.plot)
+        plot = success_plot(reports, plot_path)
         if plot:
             print(f"success plot: {plot}", file=sys.stderr)
     print(table(reports))
@@ -617,7 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = commands.add_parser("report", help="score runs: report.json, table, success plot")
     rep.add_argument("runs", nargs="+", help="run directories; several give one comparison table")
-    rep.add_argument("--plot", default="success_compare.png", help="comparison plot path")
+    rep.add_argument(
+        "--plot",
+        help="success plot path (default: RUN/success.png for one run, success_compare.png for"
+        " several)",
+    )
     rep.set_defaults(func=_cmd_report)
 
     pack = commands.add_parser("pack", help="zip a GOT-10k test run for the evaluation server")
@@ -769,8 +780,22 @@ PATH_ERRNOS = {
 }
 
 
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """`--bbox -10,-5,40,30` as `--bbox=-10,-5,40,30`: argparse takes a value that starts with
+    `-` and is not a plain number for an option, and then says the flag lacks its value."""
+    joined: list[str] = []
+    for arg in argv:
+        flag = joined[-1] if joined else ""
+        if flag.startswith("--") and "=" not in flag and _NEGATIVE_LIST.match(arg):
+            joined[-1] = f"{flag}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = _join_negative_values(sys.argv[1:] if argv is None else list(argv))
     args, extra = parser.parse_known_args(argv)
     if extra:
         # KEY=VALUE overrides may come after options (`train sft --config F a.b=1`)
@@ -781,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
             bad = next(e for e in extra if "=" not in e)
             parser.error(f"override {shorten(bad)}: expected KEY=VALUE, e.g. optim.max_steps=4")
         else:
+            if train:  # the overrides among them are fine: name only what is not one
+                extra = [e for e in extra if e.startswith("-") or "=" not in e]
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
