@@ -449,11 +449,14 @@ def test_grpo_changes_weights_and_the_tracker_loads_the_result(
     out = tmp_path / "grpo"
     assert _train("grpo", sft_model, built, out, "grpo.scale_rewards=nope") == 2
     # the format reward varies within groups even for this barely trained model
-    assert (
-        _train("grpo", sft_model, built, out, "grpo.reward=format", "grpo.scale_rewards=none") == 0
-    )
+    recipe = ["grpo.updates_per_rollout=2", "grpo.num_iterations=2", "grpo.epsilon=0.3"]
+    overrides = ["grpo.reward=format", "grpo.scale_rewards=none", *recipe]
+    assert _train("grpo", sft_model, built, out, *overrides) == 0
     args = torch.load(out / "checkpoint-4" / "training_args.bin", weights_only=False)
     assert args.scale_rewards == "none"
+    # rollouts of 2 optimiser steps, each used twice, clipped at 0.3 (EasyR1's several updates)
+    assert (args.steps_per_generation, args.num_iterations, args.epsilon) == (2, 2, 0.3)
+    assert args.generation_batch_size == 8  # 4 completions per step x 2 steps
     changed = _changed(sft_model, out)
     assert any(k.startswith("model.layers.") for k in changed)
     assert any(k.startswith("visual.") for k in changed)
@@ -480,6 +483,33 @@ def test_lora_adapter_with_trained_vision_loads_in_the_tracker(
     v = "model.visual.blocks.0.attn.qkv.weight"
     assert not torch.equal(merged[q], base[q]) and not torch.equal(merged[v], base[v])
     assert len(_tracks(out, synth_video)) == len(synth_video[1])
+
+
+def test_lora_on_the_vision_tower_as_the_reference_sft(tiny_model, built, tmp_path):
+    """lora.vision: adapters on every linear layer of the tower and projector (LLaMA-Factory's
+    LoRA with an unfrozen tower), no full copy of the tower; the tracker loads the result."""
+    from safetensors.torch import load_file
+
+    from r1track.backends.hf import HFBackend
+
+    out = tmp_path / "lora-vision"
+    overrides = ["lora.enabled=true", "lora.vision=true", "lora.dropout=0"]
+    assert _train("sft", tiny_model, built, out, *overrides) == 0
+    keys = list(load_file(out / "adapter_model.safetensors"))
+    adapted = {k.split(".lora_")[0].split("visual.")[1] for k in keys if ".visual." in k}
+    assert {
+        "blocks.0.attn.qkv",
+        "blocks.1.mlp.down_proj",
+        "merger.mlp.0",
+        "merger.mlp.2",
+    } <= adapted
+    assert not any("modules_to_save" in k or "patch_embed" in k for k in keys)
+    merged = HFBackend(str(out)).model.state_dict()
+    base = HFBackend(str(tiny_model)).model.state_dict()
+    v = "model.visual.blocks.0.attn.qkv.weight"
+    assert not torch_allclose(merged[v], base[v])  # the adapter reached the tower
+    patch = "model.visual.patch_embed.proj.weight"
+    assert torch_allclose(merged[patch], base[patch])  # and nothing else of it was trained
 
 
 def test_grpo_under_torchrun_ddp(tiny_model, built, tmp_path):

@@ -51,6 +51,10 @@ class LoraSection:
         ]
     )
     """Linear layers of the language model that get adapters."""
+    vision: bool = False
+    """Adapters on the vision tower's and projector's linear layers too, instead of training the
+    tower fully: R1-Track's SFT (LLaMA-Factory, LoRA on all linear layers with the vision tower
+    unfrozen). Needs model.train_vision."""
     merge: bool = False
     """Merge the adapters into the weights when saving (a plain checkpoint); otherwise the
     output holds the adapter, which `r1track track/eval --model OUT` also loads."""
@@ -115,6 +119,16 @@ class GRPOSection:
     rewards in a group then stay small instead of being blown up to +-1)."""
     max_completion_length: int = 64
     temperature: float = 1.0
+    updates_per_rollout: int = 1
+    """Optimiser steps per rollout (generation) batch: each rollout is split into this many
+    clipped updates, EasyR1's rollout batch / global batch (R1-Track: 512 / 128 = 4 for 5k,
+    768 / 128 = 6 for 100k). TRL's steps_per_generation is this x
+    optim.gradient_accumulation_steps (it counts micro-batches)."""
+    num_iterations: int = 1
+    """Passes over each rollout batch (TRL's mu; EasyR1's PPO epochs, 1 in R1-Track)."""
+    epsilon: float = 0.2
+    """PPO clip range of the policy ratio (TRL's default; EasyR1's clip ratio is not in our
+    notes on the reference)."""
     use_vllm: bool = False
     vllm_mode: str = "colocate"
     """colocate or server (then start `trl vllm-serve` separately)."""
@@ -375,14 +389,26 @@ def _check_grpo(config: TrainConfig, world_size: int | None) -> None:
         "must be at least 2 (GRPO compares completions within a group)",
     )
     processes = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-    batch = o.per_device_train_batch_size * processes * o.gradient_accumulation_steps
     _require(
-        batch % g.num_generations == 0,
+        g.updates_per_rollout >= 1,
+        "grpo.updates_per_rollout",
+        g.updates_per_rollout,
+        "must be at least 1",
+    )
+    _require(g.num_iterations >= 1, "grpo.num_iterations", g.num_iterations, "must be at least 1")
+    _require(0 < g.epsilon < 1, "grpo.epsilon", g.epsilon, "must be in (0, 1)")
+    batch = o.per_device_train_batch_size * processes * o.gradient_accumulation_steps
+    rollout = batch * max(g.updates_per_rollout, 1)
+    updates = (
+        f" x grpo.updates_per_rollout {g.updates_per_rollout}" if g.updates_per_rollout > 1 else ""
+    )
+    _require(
+        rollout % g.num_generations == 0,
         "grpo.num_generations",
         g.num_generations,
-        f"must divide the generation batch {batch} (optim.per_device_train_batch_size "
+        f"must divide the generation batch {rollout} (optim.per_device_train_batch_size "
         f"{o.per_device_train_batch_size} x {processes} process(es) x "
-        f"optim.gradient_accumulation_steps {o.gradient_accumulation_steps})",
+        f"optim.gradient_accumulation_steps {o.gradient_accumulation_steps}{updates})",
     )
     _require(g.beta >= 0 and _finite(g.beta), "grpo.beta", g.beta, "must be >= 0")
     _require(

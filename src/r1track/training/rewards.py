@@ -1,7 +1,10 @@
 """Rule-based rewards, as plain functions with TRL's signature `f(completions, solution, **kw)`.
 
 `r1track_think_reward` and `r1track_nothink_reward` follow R1-Track's latest reference version
-exactly (section 5 of the reference notes), including its order of checks; `iou_reward`,
+exactly (section 5 of the reference notes), including its order of checks;
+`r1track_think_v1_reward` is the think reward before the reference's mid-May revision, the one
+that trained the released GRPO checkpoints (minimum 96 tokens, length penalty past 384 tokens over
+128, weights 0.1 format and 0.5 length, top bin strictly above 0.95); `iou_reward`,
 `giou_reward` and `format_reward` are the plain parts. Every function scores malformed answers
 (never raises) and, given TRL's `log_metric`, logs its parts (`format`, `giou`, `shaped`,
 `length_penalty`) so each shows in the training logs.
@@ -16,13 +19,32 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from r1track.geometry import giou_xyxy, iou_xyxy
 
-THINK_MIN_TOKENS = 128
-LENGTH_LIMIT = 448
+
+@dataclass(frozen=True)
+class ThinkRewardSpec:
+    """The numbers of one version of R1-Track's think reward."""
+
+    min_tokens: int
+    """A response shorter than this scores -1 (forces reasoning)."""
+    length_limit: int
+    """Past this many tokens the length penalty `(limit - L) / length_scale` applies."""
+    length_scale: float
+    format_weight: float
+    length_weight: float
+    top_strict: bool
+    """The +0.5 bin starts strictly above 0.95 (earlier version) or at 0.95 (latest)."""
+
+
+THINK_LATEST = ThinkRewardSpec(128, 448, 64, 0.05, 0.1, top_strict=False)
+THINK_V1 = ThinkRewardSpec(96, 384, 128, 0.1, 0.5, top_strict=True)  # the released checkpoints'
+THINK_MIN_TOKENS = THINK_LATEST.min_tokens
+LENGTH_LIMIT = THINK_LATEST.length_limit
 _THINK_FORMAT = re.compile(r"^<think>(.*?)</think>(.*?)<answer>(.*?)</answer>$", re.DOTALL)
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
@@ -55,12 +77,14 @@ def parse_list(text) -> list[float] | None:
     return [float(v) for v in values]
 
 
-def shaped_giou(g: float) -> float:
+def shaped_giou(g: float, top_strict: bool = False) -> float:
     """R1-Track's shaping: (0, 0.4) -> 0; [0.4, 0.75] -> g; (0.75, 0.95) -> g + 0.2;
-    >= 0.95 -> g + 0.5; g <= 0 unchanged.
+    >= 0.95 -> g + 0.5 (`top_strict`, the earlier version: > 0.95); g <= 0 unchanged.
 
-    >>> [round(shaped_giou(g), 2) for g in (-0.3, 0.2, 0.5, 0.8, 0.97)]
-    [-0.3, 0.0, 0.5, 1.0, 1.47]
+    >>> [round(shaped_giou(g), 2) for g in (-0.3, 0.2, 0.5, 0.8, 0.95, 0.97)]
+    [-0.3, 0.0, 0.5, 1.0, 1.45, 1.47]
+    >>> round(shaped_giou(0.95, top_strict=True), 2)
+    1.15
     """
     if g <= 0:
         return g
@@ -68,7 +92,7 @@ def shaped_giou(g: float) -> float:
         return 0.0
     if g <= 0.75:
         return g
-    if g < 0.95:
+    if g < 0.95 or (top_strict and g == 0.95):
         return g + 0.2
     return g + 0.5
 
@@ -81,7 +105,9 @@ def _giou(pred: list[float], gt: list[float]) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def think_parts(text: str, solution, length: int | None) -> dict[str, float]:
+def think_parts(
+    text: str, solution, length: int | None, spec: ThinkRewardSpec = THINK_LATEST
+) -> dict[str, float]:
     """All parts of the think reward for one answer (`overall` is what training uses).
 
     >>> gt = [10, 10, 50, 50]
@@ -98,7 +124,7 @@ def think_parts(text: str, solution, length: int | None) -> dict[str, float]:
     match = _THINK_FORMAT.match(text.strip())
     if match is None or any(text.count(tag) != 1 for tag in _TAGS):  # 2. strict format
         return fail
-    if length is not None and length < THINK_MIN_TOKENS:  # 3. forces reasoning
+    if length is not None and length < spec.min_tokens:  # 3. forces reasoning
         return fail
     pred = parse_list(match.group(3))  # 4. both must parse as lists
     if pred is None:
@@ -106,9 +132,11 @@ def think_parts(text: str, solution, length: int | None) -> dict[str, float]:
     g = _giou(pred, gt)  # 5. any error -> -1
     if g is None:
         return fail
-    shaped = shaped_giou(g)  # 6.
-    penalty = (LENGTH_LIMIT - length) / 64 if length is not None and length > LENGTH_LIMIT else 0.0
-    overall = shaped + 0.05 * 1.0 + 0.1 * penalty  # 8. format term is 1 here
+    shaped = shaped_giou(g, spec.top_strict)  # 6.
+    limit = spec.length_limit
+    penalty = (limit - length) / spec.length_scale if length is not None and length > limit else 0.0
+    # 8. the format term is 1 here
+    overall = shaped + spec.format_weight * 1.0 + spec.length_weight * penalty
     return {
         "overall": round(overall, 10),
         "format": 1.0,
@@ -164,6 +192,25 @@ def r1track_think_reward(completions, solution, completion_ids=None, log_metric=
         for t, s, n in zip(texts, solution, _lengths(completion_ids, len(texts)), strict=True)
     ]
     _log(log_metric, "think", parts)
+    return [p["overall"] for p in parts]
+
+
+def r1track_think_v1_reward(completions, solution, completion_ids=None, log_metric=None, **kwargs):
+    """R1-Track's think reward before its mid-May revision: the one the released GRPO
+    checkpoints (April, early May) were trained with.
+
+    >>> answer = "<think>" + "x " * 100 + "</think><answer>[0,0,10,10]</answer>"
+    >>> r1track_think_v1_reward([answer], [[0, 0, 10, 10]], completion_ids=[[0] * 100])
+    [1.6]
+    >>> r1track_think_v1_reward([answer], [[0, 0, 10, 10]], completion_ids=[[0] * 512])
+    [1.1]
+    """
+    texts = [completion_text(c) for c in completions]
+    lengths = _lengths(completion_ids, len(texts))
+    parts = [
+        think_parts(t, s, n, THINK_V1) for t, s, n in zip(texts, solution, lengths, strict=True)
+    ]
+    _log(log_metric, "think_v1", parts)
     return [p["overall"] for p in parts]
 
 
@@ -316,6 +363,7 @@ def format_reward(completions, think: bool = False, **kwargs):
 
 REWARDS = {
     "think": r1track_think_reward,
+    "think_v1": r1track_think_v1_reward,
     "nothink": r1track_nothink_reward,
     "iou": iou_reward,
     "giou": giou_reward,

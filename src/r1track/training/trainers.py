@@ -19,6 +19,11 @@ from r1track.errors import UserError
 from r1track.training.config import TrainConfig, check_config
 
 TRAIN_INFO = "r1track_train.json"
+# Qwen2.5-VL's vision linear layers: attention qkv / proj, the gated MLP, the merger's two
+# linear layers (mlp.1 between them is its GELU)
+VISION_LINEAR = (
+    r".*visual\.(blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(gate|up|down)_proj)|merger\.mlp\.[02])"
+)
 REQUIRED_COLUMNS = {"prompt", "images", "solution"}
 
 
@@ -86,15 +91,23 @@ def load_model(config: TrainConfig):
     if config.lora.enabled:
         from peft import LoraConfig, get_peft_model
 
+        if config.lora.vision and not config.model.train_vision:
+            raise UserError(
+                "lora.vision puts adapters on the vision tower: needs model.train_vision"
+            )
         names = "|".join(config.lora.target_modules)
+        targets = rf".*language_model.*\.({names})"
+        if config.lora.vision:  # also every linear layer of the tower and its projector
+            targets = rf"({targets})|{VISION_LINEAR}"
         lora = LoraConfig(
             r=config.lora.r,
             lora_alpha=config.lora.alpha,
             lora_dropout=config.lora.dropout,
-            # language model only: the vision tower is trained fully or frozen
-            target_modules=rf".*language_model.*\.({names})",
-            # a trained vision tower is saved with the adapter (or merged with it)
-            modules_to_save=["visual"] if config.model.train_vision else None,
+            target_modules=targets,
+            # without lora.vision a trained tower is trained fully, saved with the adapter
+            modules_to_save=["visual"]
+            if config.model.train_vision and not config.lora.vision
+            else None,
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
@@ -333,6 +346,9 @@ def run_grpo(config: TrainConfig) -> Path:
         scale_rewards=g.scale_rewards,
         max_completion_length=g.max_completion_length,
         temperature=g.temperature,
+        steps_per_generation=g.updates_per_rollout * config.optim.gradient_accumulation_steps,
+        num_iterations=g.num_iterations,
+        epsilon=g.epsilon,
         **vllm,
     )
     trainer = _resuming(GRPOTrainer)(
