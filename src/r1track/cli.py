@@ -483,6 +483,38 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(stats["drops"].items())) or "none"
         print(f"{split}: {stats['made']} samples; rejected draws: {drops}", file=sys.stderr)
     print(f"wrote {out}/ (load with datasets.load_from_disk)", file=sys.stderr)
+    if args.format == "easyr1":
+        _export_easyr1(out, out / "easyr1")
+    return 0
+
+
+def _export_easyr1(dataset: Path, out: Path) -> None:
+    from r1track.training.formats import export_easyr1
+
+    written = export_easyr1(dataset, out)
+    counts = ", ".join(f"{split} {n}" for split, n in written.items())
+    print(f"wrote {out}/<split>.parquet in EasyR1's format ({counts} rows)", file=sys.stderr)
+
+
+def _cmd_data_import(args: argparse.Namespace) -> int:
+    from r1track.training.formats import import_dataset
+
+    out = check_out_dir(args.out, "--out")
+    _refuse_non_empty(out, "--out", "use another --out or remove it")
+    info = import_dataset(
+        args.format, args.src, out, args.val_fraction, images_root=args.images_root, seed=args.seed
+    )
+    made = ", ".join(f"{split} {stats['made']}" for split, stats in info["stats"].items())
+    dropped = "; ".join(f"{why} ({n})" for why, n in info["dropped"].items()) or "none"
+    print(f"imported {made} rows; dropped: {dropped}", file=sys.stderr)
+    print(f"wrote {out}/ (train with data.path={out})", file=sys.stderr)
+    return 0
+
+
+def _cmd_data_export(args: argparse.Namespace) -> int:
+    out = check_out_dir(args.out, "--out")
+    _refuse_non_empty(out, "--out", "use another --out or remove it")
+    _export_easyr1(Path(args.dataset), out)
     return 0
 
 
@@ -686,7 +718,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--workers", type=int, default=1)
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument(
+        "--format",
+        choices=("hf", "easyr1"),
+        default="hf",
+        help="easyr1: also write OUT/easyr1/<split>.parquet (images, problem, answer) for EasyR1",
+    )
     build.set_defaults(func=_cmd_data_build)
+
+    imp = data_commands.add_parser(
+        "import", help="the released R1-Track data (EasyR1 parquet, ShareGPT) as training data"
+    )
+    imp.add_argument("--format", choices=("easyr1", "sharegpt"), required=True)
+    imp.add_argument(
+        "--src", required=True, help="parquet file or folder (easyr1), JSON (sharegpt)"
+    )
+    imp.add_argument("--out", required=True, help="output dataset directory")
+    imp.add_argument("--images-root", help="sharegpt: folder image paths are relative to")
+    imp.add_argument(
+        "--val-fraction", type=float, default=0.0, help="share of rows held out (seeded)"
+    )
+    imp.add_argument("--seed", type=int, default=0)
+    imp.set_defaults(func=_cmd_data_import)
+    exp = data_commands.add_parser("export", help="a data build dataset as EasyR1 parquet")
+    exp.add_argument("dataset", help="a dataset written by r1track data build / import")
+    exp.add_argument("--out", required=True, help="output folder: <split>.parquet")
+    exp.set_defaults(func=_cmd_data_export)
 
     from r1track.datasets.synth import SynthConfig
 
