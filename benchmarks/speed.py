@@ -76,6 +76,8 @@ def run(backend, frames, box, crop: int, think: bool, reuse: bool, tokens: int, 
                 state.prompt,
                 tokens,
                 prefix_key=state.key,
+                think=think,
+                layout=tracker.config.layout,
             )
             limits.append(limit_seconds(backend, request, generated[-1]))
     row = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -191,6 +192,36 @@ def _bad_inputs(tmp: Path, video: Path, model: Path) -> dict:
             "--base-url",
         ),
     }
+
+
+def test_unknown_checkpoint_notice_comes_after_the_checks(tiny_model, tmp_path, synth_video):
+    """A model r1track does not know gets one note line naming its prompt, think mode and
+    layout, once, after the inputs are checked (a bad input still prints its one error line)."""
+    model = tmp_path / "my-finetune"
+    shutil.copytree(tiny_model, model)
+    video, boxes = synth_video
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    proc = run_cli("track", tmp_path / "missing.mp4", "--bbox", bbox, "--model", model)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    proc = run_cli(
+        "track",
+        video,
+        "--bbox",
+        bbox,
+        "--model",
+        model,
+        "--crop-size",
+        "112",
+        "--no-overlay",
+        "--out",
+        tmp_path / "run",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.startswith("r1track: note:")] == [
+        f"r1track: note: model {str(model)!r} is not a released R1-Track checkpoint and has no "
+        "r1track_tracker.json; tracking with --prompt 5k --no-think --layout r1track "
+        "(flags change them)"
+    ]
 
 
 def test_every_bad_input_is_one_line_and_exit_2(tmp_path, synth_video, tiny_model):

@@ -38,9 +38,11 @@ def test_prompts_match_reference_texts():
     box = (241, 66, 329, 154)
     assert tracking_prompt(box, "5k") == REF_5K
     assert tracking_prompt(box, "100k") == REF_100K
+    assert tracking_prompt(box, "5k-oneline") == REF_5K.replace(". \n Return", ". Return")
     assert THINK_INSTRUCTION == REF_THINK
-    assert tracking_prompt(box, "5k", think=True) == REF_THINK + " " + REF_5K
-    assert tracking_prompt(box, "100k", think=True) == REF_THINK + " " + REF_100K
+    for layout in ("r1track", "reference-eval"):  # the instruction, one space, the task text
+        text = chat_messages(layout, 0, REF_5K, think=True)[0]["content"][-1]["text"]
+        assert text == REF_THINK + " " + REF_5K
 
 
 def test_box_is_rounded_integers_without_spaces():
@@ -53,7 +55,8 @@ def test_nano_prompt_holds_no_box():
     for boxes in ([(241, 66, 329, 154)], [(1, 2, 3, 4), (5, 6, 7, 8)]):
         text = task_prompt(boxes, "nano")
         assert text == "track" and not parse_box(text).ok
-    assert tracking_prompt((1, 2, 3, 4), "nano", think=True) == REF_THINK + " track"
+    text = chat_messages("r1track", 2, tracking_prompt((1, 2, 3, 4), "nano"), think=True)
+    assert text[0]["content"][-1]["text"] == REF_THINK + " track"
 
 
 def test_unknown_variant_rejected():
@@ -62,7 +65,7 @@ def test_unknown_variant_rejected():
 
 
 def test_message_layout_images_first_then_text():
-    messages = chat_messages(2, "hello")
+    messages = chat_messages("r1track", 2, "hello")
     assert messages == [
         {
             "role": "user",

@@ -43,9 +43,10 @@ def test_template_prompt_holds_the_template_box_in_crop_pixels(scripted):
     tracker = Tracker(backend, TrackerConfig(crop_size=336, prompt="100k", think=True))
     state, _ = tracker.start(frame, bbox=(100, 100, 50, 50))
     # side = ceil(50 * 4) = 200 -> scale 1.68; the box is centred: [126,126,210,210]
-    assert state.prompt == tracking_prompt((126, 126, 210, 210), "100k", think=True)
+    assert state.prompt == tracking_prompt((126, 126, 210, 210), "100k")
     tracker.step(state, frame)
     assert backend.requests[0].max_new_tokens == 512
+    assert backend.requests[0].think and backend.requests[0].layout == "r1track"
 
 
 def test_unusable_answers_keep_the_last_frame_space_box(scripted):

@@ -19,7 +19,7 @@ from pathlib import Path
 from r1track.errors import R1TrackError, UserError, shorten
 from r1track.interrupts import Terminated
 from r1track.paths import check_out_dir, check_out_file
-from r1track.prompts import PROMPT_VARIANTS
+from r1track.prompts import LAYOUTS, PROMPT_VARIANTS
 
 _NEGATIVE_LIST = re.compile(r"^-\d[\d.eE+-]*(,[\d.eE+ -]*)+$")  # -10,-5,40,30
 
@@ -130,6 +130,12 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         help="think checkpoints: ask for <think> and <answer> (off)",
     )
     p.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        help="where images and text go in the message, as the checkpoint was trained "
+        "(released checkpoints: reference-train; others: r1track; see docs/fidelity.md)",
+    )
+    p.add_argument(
         "--crop-size", type=int, help="template and search crop side, multiple of 28 (336)"
     )
     p.add_argument("--context", type=float, help="crop side / sqrt(box area) (4.0)")
@@ -167,13 +173,29 @@ def _refuse_model_flags(args: argparse.Namespace) -> None:
         raise UserError(f"--baseline {args.baseline} takes no model flags: drop {', '.join(given)}")
 
 
-def _tracker_config(args: argparse.Namespace):
-    """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else the defaults."""
+def _setting_flags(args: argparse.Namespace) -> dict:
     from r1track.models import SETTINGS_KEYS
+
+    return {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag of that name
+
+
+def _tracker_config(args: argparse.Namespace):
+    """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else a released
+    checkpoint's known settings, else the defaults."""
     from r1track.tracker import TrackerConfig
 
-    flags = {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag of that name
-    return TrackerConfig.for_checkpoint(args.model if args.backend == "hf" else None, **flags)
+    # A served model is known by its name only (a released Hub id); hf reads its directory too.
+    return TrackerConfig.for_checkpoint(
+        args.model, served=args.backend != "hf", **_setting_flags(args)
+    )
+
+
+def _notice_guessed_settings(args: argparse.Namespace) -> None:
+    """Once the inputs are checked: say which prompt, think mode and layout a model gets that
+    r1track does not know (one line; nothing for a released or self-describing checkpoint)."""
+    from r1track.tracker import notice_guessed_settings
+
+    notice_guessed_settings(args.model, args.backend != "hf", **_setting_flags(args))
 
 
 def _resolve_model(args: argparse.Namespace) -> None:
@@ -227,6 +249,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
             raise UserError(f"--bbox: {exc}") from None
     backend = _backend(args)
     tracker = Tracker(backend, config)
+    _notice_guessed_settings(args)
     state, result = tracker.start(first, bbox=bbox, text=args.text)
     if args.text is not None:
         box = ",".join(f"{v:.1f}" for v in result.box)
@@ -339,6 +362,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     }
     out.mkdir(parents=True, exist_ok=True)
     check_manifest(out, manifest)
+    if backend:
+        _notice_guessed_settings(args)
     try:
         outcome = run_eval(tracker, chosen, out, args.dataset, args.init, args.batch)
     finally:
@@ -464,6 +489,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         prompt=args.prompt,
         think=args.think,
+        layout=args.layout,
         val_fraction=args.val_fraction,
         seed=args.seed,
         sampling=SamplingConfig(
@@ -680,6 +706,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--images", type=int, choices=(2, 3), default=2, help="3: two templates")
     build.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
     build.add_argument("--think", action="store_true", help="think prompt and <answer> targets")
+    build.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="r1track",
+        help="message layout of the rows (r1track; see docs/fidelity.md)",
+    )
     build.add_argument(
         "--val-fraction", type=float, default=0.05, help="share of sequences held out"
     )

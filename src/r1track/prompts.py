@@ -2,17 +2,20 @@
 
 The tracking texts are exactly those the released R1-Track checkpoints were trained on: a
 different space or newline changes the tokens and degrades a fine-tuned model, so the strings
-live here and nowhere else. Image order is always template, search, then the text.
+live here and nowhere else, and so does the message layout (`chat_messages`): where the images,
+the task text and the think instruction go in the user turn. Image order is always template(s),
+then search.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-PromptVariant = Literal["5k", "100k", "nano"]
+PromptVariant = Literal["5k", "5k-oneline", "100k", "nano"]
 
 # `{box}` is the template box in template-crop pixels, rendered by `format_box`.
 TRACKING_TEMPLATES: dict[str, str] = {
@@ -20,6 +23,13 @@ TRACKING_TEMPLATES: dict[str, str] = {
     "5k": (
         "Please identify the target specified by the bounding box {box} in the first image and "
         "locate it in the second image. \n Return the coordinates in [x_min,y_min,x_max,y_max] "
+        "format."
+    ),
+    # The same text as the reference's first inference script had it: one space, no newline,
+    # between "second image." and "Return" (the 5k dataset's own text is not public).
+    "5k-oneline": (
+        "Please identify the target specified by the bounding box {box} in the first image and "
+        "locate it in the second image. Return the coordinates in [x_min,y_min,x_max,y_max] "
         "format."
     ),
     # R1-Track-100k models (SFT-100k, GRPO-100k, GRPO-wo-Think-100k).
@@ -37,12 +47,19 @@ TRACKING_TEMPLATES: dict[str, str] = {
 }
 PROMPT_VARIANTS: tuple[str, ...] = tuple(TRACKING_TEMPLATES)
 
-# Think variants put this before the task text, joined by one space.
+# Think variants join this and the task text with one space (where it goes: `chat_messages`).
 THINK_INSTRUCTION = (
     "You FIRST think about the reasoning process as an internal monologue and then provide the "
     "final answer. \n The reasoning process MUST BE enclosed within <think> </think> tags. The "
     "final answer MUST BE put in <answer> </answer> tags."
 )
+
+# The think instruction as the released think checkpoint (GRPO-5k) was trained on it: the launch
+# script passed it on a shell command line, so each `\n` arrived as backslash + `n`.
+THINK_INSTRUCTION_AS_TRAINED = THINK_INSTRUCTION.replace("\n", "\\n")
+# The image marker of the reference's datasets (EasyR1 `problem`, ShareGPT): the trainer splits the
+# text on it and puts each image where its marker was.
+IMAGE_MARKER = "<image>"
 
 # Text initialisation: Qwen2.5-VL's grounding request on the whole first frame.
 GROUNDING_TEMPLATE = (
@@ -69,11 +86,11 @@ def _check_variant(variant: str) -> None:
         )
 
 
-def tracking_prompt(template_box_xyxy, variant: PromptVariant = "5k", think: bool = False) -> str:
-    """The per-video task text: it depends only on the template box, so it is fixed per video."""
+def tracking_prompt(template_box_xyxy, variant: PromptVariant = "5k") -> str:
+    """The per-video task text: it depends only on the template box, so it is fixed per video.
+    The think instruction is not part of it: the layout puts it in place (`chat_messages`)."""
     _check_variant(variant)
-    text = TRACKING_TEMPLATES[variant].format(box=format_box(template_box_xyxy))
-    return f"{THINK_INSTRUCTION} {text}" if think else text
+    return TRACKING_TEMPLATES[variant].format(box=format_box(template_box_xyxy))
 
 
 # Three-image samples (two templates + search) are r1track's own extension of the 100k recipe:
@@ -82,6 +99,11 @@ TWO_TEMPLATE_TEMPLATES: dict[str, str] = {
     "5k": (
         "Please identify the target specified by the bounding box {box1} in the first image and "
         "the bounding box {box2} in the second image and locate it in the third image. \n Return "
+        "the coordinates in [x_min,y_min,x_max,y_max] format."
+    ),
+    "5k-oneline": (
+        "Please identify the target specified by the bounding box {box1} in the first image and "
+        "the bounding box {box2} in the second image and locate it in the third image. Return "
         "the coordinates in [x_min,y_min,x_max,y_max] format."
     ),
     "100k": (
@@ -95,18 +117,17 @@ TWO_TEMPLATE_TEMPLATES: dict[str, str] = {
 }
 
 
-def task_prompt(template_boxes, variant: PromptVariant = "5k", think: bool = False) -> str:
+def task_prompt(template_boxes, variant: PromptVariant = "5k") -> str:
     """Task text for one template box (2 images) or two template boxes (3 images)."""
     boxes = list(template_boxes)
     if len(boxes) == 1:
-        return tracking_prompt(boxes[0], variant, think)
+        return tracking_prompt(boxes[0], variant)
     if len(boxes) != 2:
         raise ValueError(f"one or two template boxes, got {len(boxes)}")
     _check_variant(variant)
-    text = TWO_TEMPLATE_TEMPLATES[variant].format(
+    return TWO_TEMPLATE_TEMPLATES[variant].format(
         box1=format_box(boxes[0]), box2=format_box(boxes[1])
     )
-    return f"{THINK_INSTRUCTION} {text}" if think else text
 
 
 def answer_text(box_xyxy, think: bool = False) -> str:
@@ -123,10 +144,81 @@ def grounding_prompt(description: str) -> str:
     return GROUNDING_TEMPLATE.format(description=description)
 
 
-def chat_messages(num_images: int, text: str) -> list[dict]:
-    """One user turn: `num_images` image placeholders first, then the text (Qwen's layout)."""
-    content: list[dict] = [{"type": "image"} for _ in range(num_images)]
-    content.append({"type": "text", "text": text})
+# Message layouts: the content of the one user turn (no system message is sent in any of them, so
+# Qwen's chat template inserts its default system prompt, "You are a helpful assistant.").
+Layout = Literal["r1track", "reference-train", "reference-eval"]
+LAYOUTS: tuple[str, ...] = ("r1track", "reference-train", "reference-eval")
+"""`r1track`: the images, then one text part (the think instruction, a space, the task text);
+r1track-nano was trained on it, and it is the layout of the reference's first inference script.
+`reference-train`: what EasyR1 made of the reference's training text `"<image> <image>" + task`
+(split on the markers): image, `" "`, image, task text; think: the instruction as trained
+(`THINK_INSTRUCTION_AS_TRAINED`) and a space BEFORE the first image.
+`reference-eval`: what the reference's later inference script sends: the images, then one text
+part that still begins with the markers, `"<image> <image>" + task`; think: the instruction (real
+newline) and a space before the markers, all after the images."""
+
+
+def _check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+
+
+def _markers(num_images: int) -> str:
+    """The reference's image markers for `num_images` images, joined by spaces."""
+    return " ".join([IMAGE_MARKER] * num_images)
+
+
+def _split_on_markers(text: str) -> list[str | None]:
+    """A text with image markers as content parts, the way EasyR1 splits its `problem`: None
+    for each image, the text between markers where it is not empty."""
+    parts: list[str | None] = []
+    for i, piece in enumerate(text.split(IMAGE_MARKER)):
+        if i:
+            parts.append(None)
+        if piece:
+            parts.append(piece)
+    return parts
+
+
+def layout_parts(layout: Layout, num_images: int, text: str, think: bool = False):
+    """The user turn's content in order: None for each image (in request order), a string for
+    each text part. `text` is the task text; `think` adds the instruction where `layout` has it."""
+    _check_layout(layout)
+    if layout == "reference-train":
+        problem = _markers(num_images) + text
+        if think:
+            problem = f"{THINK_INSTRUCTION_AS_TRAINED.strip()} {problem}"
+        return _split_on_markers(problem)
+    if layout == "reference-eval":
+        text = (_markers(num_images) + text) if num_images else text
+    if think:
+        text = f"{THINK_INSTRUCTION} {text}"
+    return [None] * num_images + [text]
+
+
+def image_placeholder(index: int) -> dict:
+    """The content part of image `index` for a processor's chat template."""
+    return {"type": "image"}
+
+
+def chat_messages(
+    layout: Layout,
+    num_images: int,
+    text: str,
+    think: bool = False,
+    image_part: Callable[[int], dict] = image_placeholder,
+) -> list[dict]:
+    """The chat of one request: a single user turn laid out as `layout` says (`layout_parts`).
+    The only place a layout is written: the `hf` backend, the `openai` backend (its `image_part`
+    gives data URLs) and `data build` all call it. Image parts are made by `image_part(i)`."""
+    content: list[dict] = []
+    images = 0
+    for part in layout_parts(layout, num_images, text, think):
+        if part is None:
+            content.append(image_part(images))
+            images += 1
+        else:
+            content.append({"type": "text", "text": part})
     return [{"role": "user", "content": content}]
 
 

@@ -12,6 +12,7 @@ the reference keeps the old *crop-space* box instead and reuses it in a new crop
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,9 +40,11 @@ from r1track.geometry import (
 )
 from r1track.prompts import (
     GROUNDING_MAX_NEW_TOKENS,
+    LAYOUTS,
     MAX_NEW_TOKENS,
     PROMPT_VARIANTS,
     STOP_STRINGS,
+    Layout,
     PromptVariant,
     grounding_prompt,
     parse_box,
@@ -79,9 +82,15 @@ class TrackerConfig:
     search_factor: float = 4.0
     """Search crop side = ceil(sqrt(w*h) * search_factor) around the last box."""
     prompt: PromptVariant = "5k"
-    """Task text the checkpoint was trained on: `5k` or `100k` (R1-Track), `nano` (r1track-nano)."""
+    """Task text the checkpoint was trained on: `5k`, `5k-oneline` or `100k` (R1-Track), `nano`
+    (r1track-nano)."""
     think: bool = False
     """Ask for `<think>...</think><answer>...</answer>` (think checkpoints)."""
+    layout: Layout = "r1track"
+    """Where the images, the task text and the think instruction go in the user turn
+    (`r1track.prompts.LAYOUTS`). `r1track` (images, then the text) is what r1track-nano and
+    checkpoints trained by `r1track train` before layouts existed saw; the released R1-Track
+    checkpoints get theirs from `r1track.models.KNOWN_CHECKPOINTS` (docs/fidelity.md)."""
     max_new_tokens: int | None = None
     """Answer budget; default 64 without thinking, 512 with."""
     grounding_max_pixels: int = 28 * 28 * 1280
@@ -111,6 +120,9 @@ class TrackerConfig:
         if self.prompt not in PROMPT_VARIANTS:
             expected = ", ".join(PROMPT_VARIANTS)
             raise SettingError("prompt", f"{self.prompt!r} is unknown; expected one of {expected}")
+        if self.layout not in LAYOUTS:
+            expected = ", ".join(LAYOUTS)
+            raise SettingError("layout", f"{self.layout!r} is unknown; expected one of {expected}")
         if not 0 <= self.coord_tint < 1:
             raise SettingError("coord_tint", f"must be in [0, 1), got {self.coord_tint}")
         if not 0 <= self.scale_lr <= 1:
@@ -121,26 +133,73 @@ class TrackerConfig:
             raise SettingError("max_new_tokens", f"must be positive, got {self.max_new_tokens}")
 
     @classmethod
-    def for_checkpoint(cls, model: str | None = None, **overrides) -> TrackerConfig:
-        """The settings to track with `model` (a checkpoint directory or a bundled name such as
-        `nano`): each override that is not None, else the checkpoint's `r1track_tracker.json`,
-        else R1-Track's defaults. Overrides are fields, or `context` (both crop factors)."""
-        from r1track.models import read_settings, resolve_model
+    def for_checkpoint(
+        cls, model: str | None = None, served: bool = False, **overrides
+    ) -> TrackerConfig:
+        """The settings to track with `model` (a checkpoint directory, a Hub id, or a bundled
+        name such as `nano`): each override that is not None, else the checkpoint's
+        `r1track_tracker.json`, else the settings of a released checkpoint it is (or is a local
+        copy of, `r1track.models.known_checkpoint`), else R1-Track's defaults. Overrides are
+        fields, or `context` (both crop factors). `served`: `model` is a served model's name
+        (only a released id is recognised, no file is read).
+
+        A model that is neither released nor carries a settings file gets the defaults for what
+        an override does not set; `guessed_settings` says so in one line."""
+        from r1track.models import known_checkpoint, read_settings, resolve_model
 
         unknown = sorted(set(overrides) - {f.name for f in fields(cls)} - {"context"})
         if unknown:
             raise TypeError(f"unknown tracker setting {unknown[0]!r}")
-        chosen = read_settings(resolve_model(model)) if model else {}
-        chosen.update({k: v for k, v in overrides.items() if v is not None})
-        context = chosen.pop("context", None)
-        if context is not None:
-            chosen.setdefault("template_factor", context)
-            chosen.setdefault("search_factor", context)
-        return cls(**chosen)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        known = known_checkpoint(model) if model else None
+        settings = read_settings(resolve_model(model)) if model and not served else {}
+        return cls(**_factors({**(known or {}), **settings, **given}))
 
     @property
     def answer_tokens(self) -> int:
         return self.max_new_tokens or MAX_NEW_TOKENS[self.think]
+
+
+def _factors(chosen: dict) -> dict:
+    """`context` (a settings file's key and an override) as the two crop factors it sets."""
+    context = chosen.pop("context", None)
+    if context is not None:
+        chosen.setdefault("template_factor", context)
+        chosen.setdefault("search_factor", context)
+    return chosen
+
+
+def guessed_settings(model: str | None, served: bool = False, **overrides) -> str | None:
+    """The note for a model whose prompt, think mode or layout r1track can only guess (neither a
+    released checkpoint nor one with `r1track_tracker.json`, and no override for all three):
+    one line naming what it gets. None when nothing is guessed. Arguments as `for_checkpoint`."""
+    from r1track.models import known_checkpoint, read_settings, resolve_model
+
+    if not model or known_checkpoint(model) is not None:
+        return None
+    if not served and read_settings(resolve_model(model)):
+        return None
+    if all(overrides.get(k) is not None for k in ("prompt", "think", "layout")):
+        return None
+    config = TrackerConfig.for_checkpoint(model, served, **overrides)
+    think = "--think" if config.think else "--no-think"
+    return (
+        f"r1track: note: model {shorten(model)} is not a released R1-Track checkpoint and has no "
+        f"r1track_tracker.json; tracking with --prompt {config.prompt} {think} "
+        f"--layout {config.layout} (flags change them)"
+    )
+
+
+_NOTICED: set[str] = set()
+
+
+def notice_guessed_settings(model: str | None, served: bool = False, **overrides) -> None:
+    """Print `guessed_settings`' line on stderr, once per model in a process (an unknown
+    checkpoint used to get the 5k text silently; a wrong guess degrades a fine-tuned model)."""
+    line = guessed_settings(model, served, **overrides)
+    if line is not None and model not in _NOTICED:
+        _NOTICED.add(str(model))
+        print(line, file=sys.stderr)
 
 
 @dataclass
@@ -178,7 +237,8 @@ class TrackState:
     template: Image.Image
     """Template crop from the first frame; identical for every frame of the track."""
     prompt: str
-    """Task text, fixed per track (it holds the template box)."""
+    """Task text, fixed per track (it holds the template box); the request's layout adds the
+    think instruction."""
     box: np.ndarray
     """Last frame-space box `(x, y, w, h)`; the fallback for unusable answers."""
     frame_index: int = 0
@@ -257,7 +317,9 @@ class Tracker:
     def __init__(self, backend: Backend, config: TrackerConfig | None = None):
         self.backend = backend
         if config is None:
-            config = TrackerConfig.for_checkpoint(getattr(backend, "checkpoint", None))
+            checkpoint = getattr(backend, "checkpoint", None)
+            config = TrackerConfig.for_checkpoint(checkpoint)
+            notice_guessed_settings(checkpoint)
         self.config = config
         limits = backend.pixel_limits
         size = self.config.crop_size
@@ -296,14 +358,12 @@ class Tracker:
         template = crop_image(frame, window)
         state = TrackState(
             template=coord_tint(template, cfg.coord_tint),
-            prompt=tracking_prompt(template_box, cfg.prompt, cfg.think),
+            prompt=tracking_prompt(template_box, cfg.prompt),
             box=box,
             mirrored=tuple(
                 (
                     coord_tint(mirror_image(template, *flips), cfg.coord_tint),
-                    tracking_prompt(
-                        mirror_xyxy(template_box, cfg.crop_size, *flips), cfg.prompt, cfg.think
-                    ),
+                    tracking_prompt(mirror_xyxy(template_box, cfg.crop_size, *flips), cfg.prompt),
                 )
                 for flips in VIEW_MIRRORS[1 : cfg.views]
             ),
@@ -385,6 +445,8 @@ class Tracker:
                         cfg.answer_tokens,
                         stop=STOP_STRINGS[cfg.think],
                         prefix_key=state.key if v == 0 else f"{state.key}:{v}",
+                        think=cfg.think,
+                        layout=cfg.layout,
                     )
                 )
         t_model = time.perf_counter()

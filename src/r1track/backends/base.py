@@ -11,12 +11,13 @@ from PIL import Image
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One chat turn for the model: images first (template, search), then the text."""
+    """One chat turn for the model: images (template, search) and the task text, laid out in the
+    user turn as `layout` says (`r1track.prompts.chat_messages`, the same for every backend)."""
 
     images: tuple[Image.Image, ...]
     """The images, in the order the prompt refers to them."""
     text: str
-    """The task text that follows the images."""
+    """The task text (in the default layout: all of the text, after the images)."""
     max_new_tokens: int = 64
     """Upper bound on the answer length in tokens."""
     stop: tuple[str, ...] = ()
@@ -24,6 +25,10 @@ class GenerationRequest:
     prefix_key: str | None = None
     """Identifies requests that share their first image (a track's template): backends may
     compute the shared prefix once (`hf`: the KV cache; `openai`: the image encoding)."""
+    think: bool = False
+    """Add the think instruction where `layout` puts it (think checkpoints)."""
+    layout: str = "r1track"
+    """The message layout (`r1track.prompts.LAYOUTS`)."""
 
 
 @dataclass(frozen=True)

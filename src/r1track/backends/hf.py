@@ -226,10 +226,20 @@ class HFBackend:
     def render(self, request: GenerationRequest) -> str:
         """The prompt text of one request, before image tokens are expanded."""
         return self.processor.apply_chat_template(
-            chat_messages(len(request.images), request.text),
+            chat_messages(request.layout, len(request.images), request.text, request.think),
             tokenize=False,
             add_generation_prompt=True,
         )
+
+    def input_ids(self, request: GenerationRequest) -> list[int]:
+        """The token ids `generate` feeds the model for one request answered alone: the cached
+        prefix (up to the template's end) and the suffix, as `_generate_single` tokenises them."""
+        head, sep, tail = self.render(request).partition(VISION_END)
+        if not (sep and len(request.images) >= 2):
+            return self.encode([request])["input_ids"][0].tolist()
+        prefix, _, _ = self.tokenize_with_images(head + sep, request.images[:1])
+        suffix, _, _ = self.tokenize_with_images(tail, request.images[1:])
+        return prefix[0].tolist() + suffix[0].tolist()
 
     def encode(self, requests: Sequence[GenerationRequest]):
         """Model inputs of a batch (left-padded), images in request order."""

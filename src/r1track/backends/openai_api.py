@@ -25,6 +25,7 @@ from PIL import Image
 
 from r1track.backends.base import GenerationRequest, PixelLimits
 from r1track.errors import BackendError
+from r1track.prompts import chat_messages
 
 # Qwen2.5-VL's own processor defaults, which `vllm serve` uses unless told otherwise.
 QWEN_DEFAULT_LIMITS = PixelLimits(min_pixels=56 * 56, max_pixels=28 * 28 * 16384)
@@ -115,12 +116,17 @@ class OpenAIBackend:
         return self._limits
 
     def messages(self, request: GenerationRequest) -> list[dict]:
-        """The chat messages of one request: images first, all text after them."""
+        """The chat messages of one request, laid out by `chat_messages` (as `hf` lays them out),
+        each image as a data URL."""
         urls = [self._first_image_url(request)] if request.images else []
         urls += [image_data_url(im) for im in request.images[1:]]
-        content: list[dict] = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
-        content.append({"type": "text", "text": request.text})
-        return [{"role": "user", "content": content}]
+        return chat_messages(
+            request.layout,
+            len(urls),
+            request.text,
+            request.think,
+            image_part=lambda i: {"type": "image_url", "image_url": {"url": urls[i]}},
+        )
 
     def _first_image_url(self, request: GenerationRequest) -> str:
         """The first image's data URL, encoded once per `prefix_key` (a track's template)."""

@@ -1,9 +1,12 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`, `views`); the tracker
-uses them unless a flag (or an override to `TrackerConfig.for_checkpoint`) says otherwise.
+(`crop_size`, `context`, `prompt`, `think`, `layout`, `coord_tint`, `scale_lr`, `views`); the
+tracker uses them unless a flag (or an override to `TrackerConfig.for_checkpoint`) says otherwise.
+A file without `layout` means `r1track` (the only layout before layouts could be chosen).
 Bundled models are addressed by name (`--model nano`) and load offline from the package.
+The released R1-Track checkpoints carry no such file: `KNOWN_CHECKPOINTS` holds their settings,
+found by Hub id or from a local copy's path (`known_checkpoint`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ from pathlib import Path, PurePath
 from r1track.errors import UserError
 
 SETTINGS_FILE = "r1track_tracker.json"
-SETTINGS_KEYS = ("crop_size", "context", "prompt", "think", "coord_tint", "scale_lr", "views")
+SETTINGS_KEYS = (
+    "crop_size",
+    "context",
+    "prompt",
+    "think",
+    "layout",
+    "coord_tint",
+    "scale_lr",
+    "views",
+)
 BUNDLED = {"nano": Path(__file__).resolve().parent / "nano"}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 DIGEST_FULL_BYTES = 1 << 30
@@ -47,6 +59,37 @@ def model_identity(model: str) -> str:
     ):
         return path.name
     return model
+
+
+# The released R1-Track checkpoints (README; reference doc, section 1) and what they were trained
+# on: task text, think mode, and the layout of their training (`reference-train`: EasyR1 for the
+# GRPO ones, LLaMA-Factory's `<image>` markers for the SFT adapters). The published AO was
+# measured with `reference-eval`; docs/fidelity.md says why the default is the training layout.
+KNOWN_CHECKPOINTS: dict[str, dict] = {
+    "WangBiao/R1-Track-GRPO-wo-Think-100k": {"prompt": "100k", "think": False},
+    "WangBiao/R1-Track-GRPO-wo-Think-5k": {"prompt": "5k", "think": False},
+    "WangBiao/R1-Track-GRPO-5k": {"prompt": "5k", "think": True},
+    "WangBiao/R1-Track-SFT-5k-lora": {"prompt": "5k", "think": False},
+    "WangBiao/R1-Track-SFT-100k-lora": {"prompt": "100k", "think": False},
+}
+KNOWN_LAYOUT = "reference-train"
+
+
+def known_checkpoint(model: str) -> dict | None:
+    """The settings of a released checkpoint that `model` names: its Hub id (any case), a Hub
+    cache snapshot of it (`.../models--WangBiao--NAME/snapshots/HASH`), or a directory named
+    after it (`.../NAME` or `.../WangBiao/NAME`, as `hf download --local-dir` makes). None for
+    any other model. Only the path is read: the released files do not name themselves."""
+    by_name = {repo.lower(): repo for repo in KNOWN_CHECKPOINTS}
+    path = PurePath(str(model).rstrip("/\\"))
+    parts = [p.lower() for p in path.parts]
+    candidates = ["/".join(parts[-2:]), *("WangBiao/" + p for p in parts[-1:])]
+    candidates += [p.replace("models--", "", 1).replace("--", "/") for p in parts if "--" in p]
+    for candidate in candidates:
+        repo = by_name.get(candidate.lower())
+        if repo is not None:
+            return {**KNOWN_CHECKPOINTS[repo], "layout": KNOWN_LAYOUT}
+    return None
 
 
 def read_settings(model: str) -> dict:

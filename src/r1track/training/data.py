@@ -1,10 +1,10 @@
 """`r1track data build`: tracking datasets -> a Hugging Face dataset that TRL's trainers consume.
 
-Rows are conversational: `prompt` (one user turn: image placeholders, then the task text from
-`r1track.prompts`, the same text the tracker sends), `completion` (the answer, for SFT), `images`
-(2 or 3 crops, JPEG), `solution` (search box, integer `[x1,y1,x2,y2]` in crop pixels; GRPO passes it
-to the rewards), `template_boxes` (each template's box in its crop, as the 5k/100k prompts show it)
-and provenance (`sequence`, `frames`, `size`).
+Rows are conversational: `prompt` (one user turn: image placeholders and the task text from
+`r1track.prompts`, laid out by `chat_messages` as the tracker sends them with the same layout),
+`completion` (the answer, for SFT), `images` (2 or 3 crops, JPEG), `solution` (search box, integer
+`[x1,y1,x2,y2]` in crop pixels; GRPO passes it to the rewards), `template_boxes` (each template's
+box in its crop, as the 5k/100k prompts show it) and provenance (`sequence`, `frames`, `size`).
 
 With `tracker_run` (an `r1track eval` run on the same dataset and split) the pairs are the
 tracker's own (on-policy): template from frame 0, search crop centred on the run's box of the
@@ -29,7 +29,7 @@ import numpy as np
 from r1track.datasets import load_dataset
 from r1track.datasets.base import Sequence
 from r1track.errors import UserError
-from r1track.prompts import PromptVariant, answer_text, chat_messages, task_prompt
+from r1track.prompts import Layout, PromptVariant, answer_text, chat_messages, task_prompt
 from r1track.training.sampling import (
     SamplingConfig,
     draw_sample,
@@ -51,6 +51,9 @@ class BuildConfig:
     num_samples: int = 1000
     prompt: PromptVariant = "5k"
     think: bool = False
+    layout: Layout = "r1track"
+    """Message layout of the `prompt` column (`r1track.prompts.LAYOUTS`), as the tracker sends it
+    with the same `--layout`."""
     val_fraction: float = 0.05
     seed: int = 0
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -152,9 +155,9 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
         sample = draw_tracked_sample(sequences, usable, tracked, rng, config.sampling, drops)
     if sample is None:
         return index, split, None, drops
-    prompt = task_prompt(sample.template_boxes, config.prompt, config.think)
+    prompt = task_prompt(sample.template_boxes, config.prompt)
     row = {
-        "prompt": chat_messages(len(sample.images), prompt),
+        "prompt": chat_messages(config.layout, len(sample.images), prompt, config.think),
         "completion": [
             {
                 "role": "assistant",
