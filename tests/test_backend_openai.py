@@ -171,7 +171,11 @@ def test_track_through_a_strict_server(chat_server):
 
 def test_strict_server_refuses_vllm_fields(chat_server):
     server = chat_server(lambda body: "[1,2,3,4]", strict=True)
-    with pytest.raises(BackendError, match="answered HTTP 422"):
+    message = (
+        r"answered HTTP 422: Unexpected fields in the request: include_stop_str_in_output, "
+        r"repetition_penalty \(a strict server: --server openai sends only standard fields\)$"
+    )
+    with pytest.raises(BackendError, match=message):
         OpenAIBackend(server.url, "m", server="vllm", max_retries=0).generate([BOX_REQUEST])
 
 

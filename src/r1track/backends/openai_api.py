@@ -209,8 +209,14 @@ class OpenAIBackend:
                 **request_fields(request, self.server),
             )
         except openai.APIStatusError as exc:
+            detail = exc.body.get("detail") if isinstance(exc.body, dict) else None
+            reason = _first_line(ValueError(detail)) if isinstance(detail, str) else ""
+            hint = ""
+            if exc.status_code == 422 and self.server != "openai":
+                hint = " (a strict server: --server openai sends only standard fields)"
             raise BackendError(
-                f"server {self.base_url} answered HTTP {exc.status_code}: {_first_line(exc)}"
+                f"server {self.base_url} answered HTTP {exc.status_code}: "
+                f"{reason or _first_line(exc)}{hint}"
             ) from exc
         except openai.APIConnectionError as exc:  # also timeouts
             raise BackendError(
