@@ -108,3 +108,33 @@ def test_merge_size_sets_visual_tokens_per_crop(tmp_path):
     assert int((batch["input_ids"] == backend.processor.image_token_id).sum()) == 4 + 16
     assert backend.model.config.vision_config.spatial_merge_size == 4
     assert isinstance(backend.generate([request])[0], str)
+
+
+def test_decoding_ignores_the_checkpoints_generation_config(tiny_model, tmp_path):
+    """A checkpoint whose generation_config.json carries Qwen2.5-VL-3B-Instruct's defaults
+    (sampling, repetition_penalty 1.05) still decodes greedily with no penalty, on the batched
+    path (`generate`) as on the single-request one, as the openai backend asks servers to."""
+    import shutil
+
+    from r1track.backends.base import REPETITION_PENALTY
+
+    model = shutil.copytree(tiny_model, tmp_path / "qwen-defaults")
+    config = json.loads((model / "generation_config.json").read_text())
+    config.update(do_sample=True, repetition_penalty=1.05, temperature=0.1, top_p=0.001, top_k=1)
+    (model / "generation_config.json").write_text(json.dumps(config))
+    backend = HFBackend(str(model), device="cpu")
+    seen = []
+    prepare = backend.model._prepare_generation_config
+
+    def spy(*args, **kwargs):
+        out = prepare(*args, **kwargs)
+        seen.append(out[0])
+        return out
+
+    backend.model._prepare_generation_config = spy
+    a = GenerationRequest((_image(0, 112), _image(1, 112)), "find it", 24)
+    b = GenerationRequest((_image(2, 112), _image(3, 112)), "and this one", 24)
+    batched = backend.generate([a, b])
+    assert REPETITION_PENALTY == 1.0
+    assert [(c.repetition_penalty, c.do_sample) for c in seen] == [(1.0, False)]
+    assert batched == backend.generate([a]) + backend.generate([b])  # single path: no penalty

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 from PIL import Image
 
-from conftest import decode_request
+from conftest import ScriptedBackend, decode_request
+from helpers import moving_square_video, white_blob_oracle
 from r1track.backends.base import GenerationRequest
-from r1track.backends.openai_api import OpenAIBackend
+from r1track.backends.openai_api import OpenAIBackend, end_at_stop
+from r1track.cli import main
+from r1track.dev.fake_server import STANDARD_CHAT_FIELDS, nonstandard_fields
 from r1track.errors import BackendError
 from r1track.tracker import Tracker, TrackerConfig
 from r1track.video import open_frames
@@ -104,3 +108,89 @@ def test_requests_run_concurrently_and_keep_order(chat_server):
     assert backend.generate(requests) == [f"q{i}" for i in range(8)]
     assert time.perf_counter() - t0 < 8 * 0.3 / 2
     assert server.max_active >= 4
+
+
+BOX_REQUEST = GenerationRequest(REQUEST.images, "where?", 7, stop=("]",))
+
+
+@pytest.mark.parametrize("server", ["openai", "vllm"])
+def test_request_fields_of_each_server_profile(chat_server, server):
+    """`openai`: standard fields only, greedy, no stop strings; `vllm`: its extras on top."""
+    fake = chat_server(lambda body: "[1,2,3,4]")
+    assert OpenAIBackend(fake.url, "m", server=server).generate([BOX_REQUEST]) == ["[1,2,3,4]"]
+    body = fake.bodies[0]
+    common = {"max_tokens": 7, "temperature": 0.0, "frequency_penalty": 0.0}
+    assert {k: body[k] for k in common} == common
+    if server == "openai":
+        assert set(body) == {"model", "messages", *common} and nonstandard_fields(body) == []
+        assert b"include_stop_str_in_output" not in fake.raw_bodies[0]
+        assert b"repetition_penalty" not in fake.raw_bodies[0]
+    else:
+        assert body["stop"] == ["]"] and body["include_stop_str_in_output"] is True
+        assert body["repetition_penalty"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "finish", "stop_reason", "expected"),
+    [
+        ("[1,2,3,4]", "stop", "]", "[1,2,3,4]"),  # kept (include_stop_str_in_output): not doubled
+        ("[1,2,3,4", "stop", "]", "[1,2,3,4]"),  # stripped, vLLM said which: put back
+        ("[1,2,3,4] is the box.", "stop", None, "[1,2,3,4]"),  # no stop sent: cut after it
+        ("[1,2,3,4]]", "stop", None, "[1,2,3,4]"),
+        ("no box", "stop", None, "no box"),  # the turn ended: nothing added
+        ("no box", "stop", 151645, "no box"),  # ended by a stop token id
+        ("[1,2,3", "length", "]", "[1,2,3"),  # out of tokens
+    ],
+)
+def test_answer_ends_at_its_stop_string(text, finish, stop_reason, expected):
+    assert end_at_stop(text, finish, stop_reason, ("]",)) == expected
+
+
+def test_track_through_a_strict_server(chat_server):
+    """A server that rejects every non-standard field (HTTP 422) and strips stop strings: the
+    whole track succeeds, equals the same answers in process, and no request had another field."""
+    frames, _ = moving_square_video(8)
+    box = (60, 70, 40, 30)
+
+    def answer(body):
+        images, text, max_tokens = decode_request(body)
+        return white_blob_oracle(GenerationRequest(tuple(images), text, max_tokens)) + " Done."
+
+    server = chat_server(answer, strict=True)
+    config = TrackerConfig(crop_size=112)
+    remote = list(Tracker(OpenAIBackend(server.url, "m"), config).track(frames, bbox=box))
+    local = list(Tracker(ScriptedBackend(white_blob_oracle), config).track(frames, bbox=box))
+    assert [(r.box, r.answer) for r in remote] == [(r.box, r.answer) for r in local]
+    assert all(r.fallback is None for r in remote)
+    assert len(server.raw_bodies) == len(frames) - 1
+    for raw in server.raw_bodies:
+        assert set(json.loads(raw)) <= STANDARD_CHAT_FIELDS
+        assert nonstandard_fields(json.loads(raw)) == []
+        assert b"include_stop_str_in_output" not in raw and b"repetition_penalty" not in raw
+
+
+def test_strict_server_refuses_vllm_fields(chat_server):
+    server = chat_server(lambda body: "[1,2,3,4]", strict=True)
+    message = (
+        r"answered HTTP 422: Unexpected fields in the request: include_stop_str_in_output, "
+        r"repetition_penalty \(a strict server: --server openai sends only standard fields\)$"
+    )
+    with pytest.raises(BackendError, match=message):
+        OpenAIBackend(server.url, "m", server="vllm", max_retries=0).generate([BOX_REQUEST])
+
+
+def test_cli_track_against_a_strict_server(chat_server, synth_video, tmp_path, capsys):
+    """`r1track track --backend openai` (default --server openai) against a strict server:
+    exit 0, every frame answered with its box, each answer cut at its bracket."""
+    video, boxes = synth_video
+    server = chat_server(lambda body: "[40,40,70,70] is where it is.", strict=True)
+    out = tmp_path / "out"
+    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    args = ["track", str(video), "--bbox", bbox, "--model", "m", "--backend", "openai"]
+    args += ["--base-url", server.url, "--crop-size", "112", "--out", str(out), "--no-overlay"]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in (out / "track.jsonl").read_text().splitlines()]
+    assert [r["answer"] for r in rows[1:]] == ["[40,40,70,70]"] * (len(boxes) - 1)
+    assert len((out / "boxes.txt").read_text().splitlines()) == len(boxes)
+    assert all(nonstandard_fields(b) == [] for b in server.bodies)
+    assert "error" not in capsys.readouterr().err

@@ -91,6 +91,7 @@ def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
 
 def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     from r1track.backends import BACKENDS
+    from r1track.backends.openai_api import SERVER_PROFILES
 
     model_help = "checkpoint directory or Hub id (hf), or served model name (openai)"
     if baseline:  # --model or --baseline, exactly one
@@ -111,6 +112,13 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         help="hf: in-process transformers; openai: a server",
     )
     p.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument(
+        "--server",
+        choices=SERVER_PROFILES,
+        default="openai",
+        help="openai backend: openai sends only standard chat-completions fields (any server); "
+        "vllm adds vLLM's include_stop_str_in_output and repetition_penalty 1.0 (default: openai)",
+    )
     p.add_argument(
         "--device", default="auto", help="hf backend: cpu, cuda, cuda:1, ... (default: auto)"
     )
@@ -213,6 +221,7 @@ def _backend(args: argparse.Namespace, batch_size: int = 8):
         args.backend,
         args.model,
         base_url=args.base_url,
+        server=args.server,
         device=args.device,
         batch_size=batch_size,
         timeout=args.timeout,

@@ -13,6 +13,7 @@ def load_backend(
     model: str,
     *,
     base_url: str | None = None,
+    server: str = "openai",
     device: str = "auto",
     batch_size: int = 8,
     timeout: float = 120.0,
@@ -20,7 +21,8 @@ def load_backend(
     max_pixels: int | None = None,
     reuse_template: bool = True,
 ) -> Backend:
-    """Build a backend by name. `model` is a checkpoint (hf) or the served model name (openai)."""
+    """Build a backend by name. `model` is a checkpoint (hf) or the served model name (openai);
+    `server` is the openai backend's server profile (`openai_api.SERVER_PROFILES`)."""
     if kind == "hf":
         from r1track.backends.hf import HFBackend
 
@@ -42,6 +44,7 @@ def load_backend(
             max_retries=max_retries,
             concurrency=batch_size,
             pixel_limits=limits,
+            server=server,
         )
     raise UserError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
 

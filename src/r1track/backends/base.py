@@ -8,6 +8,12 @@ from typing import Protocol
 
 from PIL import Image
 
+REPETITION_PENALTY = 1.0
+"""The repetition penalty both backends decode with (1.0: none), whatever a checkpoint's
+generation_config.json says (Qwen2.5-VL-3B-Instruct's has 1.05, and its fine-tunes ship it
+unless changed). The reference's inference script sent none; a penalty also pushes the answer
+away from digits the prompt already holds (the template box)."""
+
 
 @dataclass(frozen=True)
 class GenerationRequest:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1track.backends.base import GenerationRequest, PixelLimits
+from r1track.backends.base import REPETITION_PENALTY, GenerationRequest, PixelLimits
 from r1track.errors import BackendError, UserError, shorten
 from r1track.prompts import chat_messages
 
@@ -205,13 +205,17 @@ class HFBackend:
         # The end of the assistant turn always ends an answer, whatever the saved config says.
         eos |= {i for i in (tokenizer.convert_tokens_to_ids("<|im_end|>"),) if isinstance(i, int)}
         eos = sorted(eos)
-        # A clean greedy config: released checkpoints ship sampling and repetition-penalty
-        # defaults that must not leak into tracking.
+        # A clean greedy config, with the penalty the openai backend asks servers for: released
+        # checkpoints ship sampling and repetition-penalty (1.05) defaults that must not leak into
+        # tracking. `generate` fills every field a passed config leaves unset from the model's
+        # own config, so that is replaced too: nothing of generation_config.json reaches decoding.
         self.generation_config = GenerationConfig(
             do_sample=False,
+            repetition_penalty=REPETITION_PENALTY,
             eos_token_id=eos,
             pad_token_id=tokenizer.pad_token_id,
         )
+        self.model.generation_config = copy.deepcopy(self.generation_config)
         size = image_processor.size
         self._limits = PixelLimits(
             min_pixels=int(size["shortest_edge"]),
@@ -392,7 +396,8 @@ class HFBackend:
     def _greedy(self, logits, position: int, cache, request: GenerationRequest):
         """Greedy decoding from prefilled logits: one forward per token, text positions from
         `position` on; ends after an end-of-turn token, a stop string, or the token budget.
-        (The same decisions as `generate` with this config, without its per-token machinery.)"""
+        (The same decisions as `generate` with this config, without its per-token machinery: it
+        applies no repetition penalty, which is right while `REPETITION_PENALTY` is 1.0.)"""
         import torch
 
         eos = set(self.generation_config.eos_token_id)

@@ -7,7 +7,18 @@ so Ctrl-C while a request hangs ends the process at once instead of after the ti
 
 Server prefix caching: the template comes first and is encoded once per track (`prefix_key`), so
 its bytes are identical in every request of the track, and all per-frame text follows the images.
-Stop strings are sent with vLLM's `include_stop_str_in_output`, so a box ends with its bracket.
+
+Server profiles (`--server`): `openai` (the default) sends only fields of the standard
+chat-completions schema, which any compatible server accepts (a strict one, such as the OpenAI API
+or `transformers serve`, answers HTTP 422 to any other field): `model`, `messages`, `max_tokens`,
+`temperature` 0 and `frequency_penalty` 0. It sends no `stop` either: a server that strips the stop
+string (as the standard says) cannot then tell it from the end of the turn, and `transformers
+serve` fails on stop strings with a vision model (it hands `generate` the processor as its
+tokenizer). A trained checkpoint ends its turn right after the box; the answer is cut after the
+first stop string here. `vllm` adds `stop` with vLLM's own `include_stop_str_in_output`, and
+`repetition_penalty` 1.0 (which overrides the 1.05 a vLLM started with `--generation-config auto`
+would take from the checkpoint's generation_config.json). Either way an answer ends with its stop
+string, as the `hf` backend's do: see `end_at_stop`.
 """
 
 from __future__ import annotations
@@ -23,13 +34,55 @@ from concurrent.futures import Future
 
 from PIL import Image
 
-from r1track.backends.base import GenerationRequest, PixelLimits
+from r1track.backends.base import REPETITION_PENALTY, GenerationRequest, PixelLimits
 from r1track.errors import BackendError
 from r1track.prompts import chat_messages
 
 # Qwen2.5-VL's own processor defaults, which `vllm serve` uses unless told otherwise.
 QWEN_DEFAULT_LIMITS = PixelLimits(min_pixels=56 * 56, max_pixels=28 * 28 * 16384)
 MAX_TEMPLATES = 256  # encoded templates kept (least recently used ones are dropped)
+SERVER_PROFILES = ("openai", "vllm")
+"""`--server`: which request fields the server takes (see the module docstring)."""
+
+
+def request_fields(request: GenerationRequest, server: str = "openai") -> dict:
+    """The decoding fields of one request for a server profile: greedy (temperature 0) and no
+    penalty everywhere. `frequency_penalty` 0 is the standard default, sent so that
+    `transformers serve` (which maps it to `repetition_penalty = 1 + frequency_penalty`) does
+    not take the checkpoint's repetition penalty. Stop strings go only to vLLM, with its
+    `include_stop_str_in_output` and `repetition_penalty` in the `extra_body`."""
+    if server not in SERVER_PROFILES:
+        raise ValueError(f"unknown server profile {server!r}; expected one of {SERVER_PROFILES}")
+    fields: dict = {
+        "max_tokens": request.max_new_tokens,
+        "temperature": 0.0,
+        "frequency_penalty": 0.0,
+    }
+    if server == "vllm":
+        extra: dict = {"repetition_penalty": REPETITION_PENALTY}
+        if request.stop:
+            fields["stop"] = list(request.stop)
+            extra["include_stop_str_in_output"] = True
+        fields["extra_body"] = extra
+    return fields
+
+
+def end_at_stop(
+    text: str, finish_reason: str | None, stop_reason: object, stops: Sequence[str]
+) -> str:
+    """The answer up to and including the first stop string, as the `hf` backend's ends.
+
+    A server that was sent no stop strings (the `openai` profile) answers to the end of the
+    turn: the text is cut after the first stop string in it. One that kept the stop string
+    (vLLM with `include_stop_str_in_output`) ends with it: unchanged, never doubled. vLLM and
+    SGLang strip it otherwise, and then say which one ended the answer in `stop_reason` (None
+    or a token id when the turn ended): it is put back."""
+    cuts = [text.find(s) + len(s) for s in stops if s and s in text]
+    if cuts:
+        return text[: min(cuts)]
+    if finish_reason == "stop" and isinstance(stop_reason, str) and stop_reason in stops:
+        return text + stop_reason
+    return text
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -94,11 +147,18 @@ class OpenAIBackend:
         max_retries: int = 3,
         concurrency: int = 8,
         pixel_limits: PixelLimits = QWEN_DEFAULT_LIMITS,
+        server: str = "openai",
     ):
         import openai
 
+        if server not in SERVER_PROFILES:
+            raise ValueError(
+                f"unknown server profile {server!r}; expected one of {SERVER_PROFILES}"
+            )
         self.base_url = base_url
         self.model = model
+        self.server = server
+        """The server profile: which request fields are sent (`SERVER_PROFILES`)."""
         self.max_retries = max_retries
         self._limits = pixel_limits
         self.client = openai.OpenAI(
@@ -148,20 +208,21 @@ class OpenAIBackend:
     def _complete(self, request: GenerationRequest) -> str:
         import openai
 
-        extra = {}
-        if request.stop:
-            extra = {"stop": list(request.stop), "extra_body": {"include_stop_str_in_output": True}}
         try:
             response = self.client.chat.completions.create(
                 model=self.model,
                 messages=self.messages(request),
-                max_tokens=request.max_new_tokens,
-                temperature=0.0,
-                **extra,
+                **request_fields(request, self.server),
             )
         except openai.APIStatusError as exc:
+            detail = exc.body.get("detail") if isinstance(exc.body, dict) else None
+            reason = _first_line(ValueError(detail)) if isinstance(detail, str) else ""
+            hint = ""
+            if exc.status_code == 422 and self.server != "openai":
+                hint = " (a strict server: --server openai sends only standard fields)"
             raise BackendError(
-                f"server {self.base_url} answered HTTP {exc.status_code}: {_first_line(exc)}"
+                f"server {self.base_url} answered HTTP {exc.status_code}: "
+                f"{reason or _first_line(exc)}{hint}"
             ) from exc
         except openai.APIConnectionError as exc:  # also timeouts
             raise BackendError(
@@ -171,13 +232,8 @@ class OpenAIBackend:
         if not response.choices:
             raise BackendError(f"server {self.base_url} returned no choices")
         choice = response.choices[0]
-        text = choice.message.content or ""
-        # A server that ignores include_stop_str_in_output drops the stop string; vLLM and
-        # SGLang say which one ended the answer in `stop_reason`: put it back.
-        reason = getattr(choice, "stop_reason", None)
-        if isinstance(reason, str) and reason in request.stop and not text.endswith(reason):
-            text += reason
-        return text
+        reason = (choice.model_extra or {}).get("stop_reason")
+        return end_at_stop(choice.message.content or "", choice.finish_reason, reason, request.stop)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         return self._pool.map(self._complete, requests)

@@ -1,8 +1,10 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
 
 It exercises the `openai` backend over real HTTP without a model server: answers come from a
-function of the request body; it can fail, hang or add latency on purpose. Not for serving models
-(use vLLM for that).
+function of the request body; it can fail, hang or add latency on purpose. By default it answers
+like vLLM (a `stop_reason` beside `finish_reason`, the answer as scripted); `strict=True` makes it
+a server that knows only the standard schema, as the OpenAI API and `transformers serve` are.
+Not for serving models (use vLLM for that).
 """
 
 from __future__ import annotations
@@ -12,6 +14,68 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# The request fields of the standard chat-completions schema (OpenAI's API reference) that a
+# strict server accepts; any other top-level field gets HTTP 422, as `transformers serve` does.
+STANDARD_CHAT_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "stream",
+        "stream_options",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "seed",
+        "user",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+    }
+)
+STANDARD_MESSAGE_FIELDS = frozenset({"role", "content", "name"})
+STANDARD_PART_FIELDS = {
+    "text": frozenset({"type", "text"}),
+    "image_url": frozenset({"type", "image_url"}),
+}
+STANDARD_IMAGE_URL_FIELDS = frozenset({"url", "detail"})
+
+
+def nonstandard_fields(body: dict) -> list[str]:
+    """The fields of a chat-completions body outside the standard schema (dotted paths)."""
+    unknown = sorted(set(body) - STANDARD_CHAT_FIELDS)
+    for i, message in enumerate(body.get("messages") or []):
+        unknown += [f"messages.{i}.{k}" for k in sorted(set(message) - STANDARD_MESSAGE_FIELDS)]
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            allowed = STANDARD_PART_FIELDS.get(part.get("type"))
+            where = f"messages.{i}.content.{j}"
+            if allowed is None:
+                unknown.append(f"{where}.type={part.get('type')!r}")
+                continue
+            unknown += [f"{where}.{k}" for k in sorted(set(part) - allowed)]
+            url = part.get("image_url")
+            if isinstance(url, dict):
+                unknown += [
+                    f"{where}.image_url.{k}" for k in sorted(set(url) - STANDARD_IMAGE_URL_FIELDS)
+                ]
+    return unknown
+
+
+def strip_stop(text: str, stop) -> str:
+    """The answer as a standard server returns it: cut before the first stop string in it."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    cuts = [text.find(s) for s in stops if s and s in text]
+    return text[: min(cuts)] if cuts else text
+
 
 class FakeChatServer:
     """A real HTTP server on 127.0.0.1 speaking the chat-completions API with scripted answers.
@@ -19,12 +83,18 @@ class FakeChatServer:
     The first `fail_first` requests get HTTP 500, the next `hang_first` requests hang for
     `hang_seconds` before answering (longer than the client's timeout), the rest are answered by
     `answer(body) -> str` (or `(str, stop_reason)`, as vLLM reports the stop string that ended it).
+    `strict=True`: a body with a field outside the standard schema gets HTTP 422 (naming the
+    fields), and answers are cut before the first stop string, with no `stop_reason`.
+    `raw_bodies` keeps the bytes of every request, `bodies` their parsed JSON.
     """
 
-    def __init__(self, answer, fail_first=0, hang_first=0, hang_seconds=3.0, delay=0.0):
+    def __init__(
+        self, answer, fail_first=0, hang_first=0, hang_seconds=3.0, delay=0.0, strict=False
+    ):
         self.answer, self.fail_first, self.hang_first = answer, fail_first, hang_first
-        self.hang_seconds, self.delay = hang_seconds, delay
+        self.hang_seconds, self.delay, self.strict = hang_seconds, delay, strict
         self.bodies: list[dict] = []
+        self.raw_bodies: list[bytes] = []
         self.active = self.max_active = 0
         self._lock = threading.Lock()
         server = self
@@ -34,15 +104,21 @@ class FakeChatServer:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
                 with server._lock:
                     n = len(server.bodies)
                     server.bodies.append(body)
+                    server.raw_bodies.append(raw)
                     server.active += 1
                     server.max_active = max(server.max_active, server.active)
                 try:
                     if n < server.fail_first:
                         return self._send(500, {"error": {"message": "scripted failure"}})
+                    unknown = nonstandard_fields(body) if server.strict else []
+                    if unknown:
+                        detail = f"Unexpected fields in the request: {', '.join(unknown)}"
+                        return self._send(422, {"detail": detail})
                     if n < server.fail_first + server.hang_first:
                         time.sleep(server.hang_seconds)
                     time.sleep(server.delay)
@@ -50,6 +126,15 @@ class FakeChatServer:
                     content, stop_reason = (
                         content if isinstance(content, tuple) else (content, None)
                     )
+                    choice = {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "stop_reason": stop_reason,
+                        "message": {"role": "assistant", "content": content},
+                    }
+                    if server.strict:
+                        del choice["stop_reason"]
+                        choice["message"]["content"] = strip_stop(content, body.get("stop"))
                     self._send(
                         200,
                         {
@@ -57,14 +142,7 @@ class FakeChatServer:
                             "object": "chat.completion",
                             "created": 0,
                             "model": body["model"],
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "finish_reason": "stop",
-                                    "stop_reason": stop_reason,
-                                    "message": {"role": "assistant", "content": content},
-                                }
-                            ],
+                            "choices": [choice],
                         },
                     )
                 except (BrokenPipeError, ConnectionResetError):
