@@ -592,9 +592,14 @@ def test_a_bundled_model_is_recorded_by_name(tmp_path, tiny_model, monkeypatch, 
     legacy = tmp_path / "legacy"
     shutil.copytree(run, legacy)
     manifest["model"] = "/old/site-packages/r1track/models/nano"
+    del manifest["tracker"]["layout"]  # and from before layouts: those runs used r1track's
     (legacy / layout.MANIFEST).write_text(json.dumps(manifest))
     assert main([*args, "--out", str(legacy)]) == 0
     assert "1 already done" in capsys.readouterr().err
+    manifest["tracker"]["layout"] = "reference-eval"  # a run of another layout is not this one
+    (legacy / layout.MANIFEST).write_text(json.dumps(manifest))
+    assert main([*args, "--out", str(legacy)]) == 2
+    assert "tracker differ" in capsys.readouterr().err
     # other weights under the name are still refused; a user's own path is kept as given
     (installs[1] / "config.json").write_text((installs[1] / "config.json").read_text() + " ")
     assert main([*args, "--out", str(run)]) == 2

@@ -81,9 +81,18 @@ def check_manifest(run: Path, manifest: dict) -> None:
 
 def _identity(manifest: dict, key: str):
     """A manifest's value for `key` as runs compare it: a bundled model by its name, also where
-    an older run recorded the path of its folder in this or another install of the package."""
+    an older run recorded the path of its folder in this or another install of the package; the
+    tracker's settings with those a manifest predates at the values runs had before them."""
     value = manifest.get(key)
-    return model_identity(value) if key == "model" and isinstance(value, str) else value
+    if key == "model" and isinstance(value, str):
+        return model_identity(value)
+    if key == "tracker" and isinstance(value, dict):
+        return {**_TRACKER_BEFORE, **value}
+    return value
+
+
+# Tracker settings added after runs existed, at the value every run before them used.
+_TRACKER_BEFORE = {"layout": "r1track"}
 
 
 @dataclass
