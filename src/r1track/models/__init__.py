@@ -1,8 +1,11 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`, `views`); the tracker
-uses them unless a flag (or an override to `TrackerConfig.for_checkpoint`) says otherwise.
+(`crop_size`, `context`, `prompt`, `think`, `coord_tint`, `scale_lr`, `views`, `resize`,
+`image_format`); the tracker uses them unless a flag (or an override to
+`TrackerConfig.for_checkpoint`) says otherwise, and R1-Track's defaults for those it lacks (a
+checkpoint without the file, such as a released R1-Track one, gets `resize` cv2 and
+`image_format` jpeg, as it was trained).
 Bundled models are addressed by name (`--model nano`) and load offline from the package.
 """
 
@@ -16,7 +19,17 @@ from pathlib import Path, PurePath
 from r1track.errors import UserError
 
 SETTINGS_FILE = "r1track_tracker.json"
-SETTINGS_KEYS = ("crop_size", "context", "prompt", "think", "coord_tint", "scale_lr", "views")
+SETTINGS_KEYS = (
+    "crop_size",
+    "context",
+    "prompt",
+    "think",
+    "coord_tint",
+    "scale_lr",
+    "views",
+    "resize",
+    "image_format",
+)
 BUNDLED = {"nano": Path(__file__).resolve().parent / "nano"}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 DIGEST_FULL_BYTES = 1 << 30
