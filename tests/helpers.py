@@ -127,3 +127,26 @@ def write_tnl2k(root: Path, length=5):
         _save_frames(folder / "imgs", frames, "{:05d}.png")
         (folder / "groundtruth.txt").write_text(_box_lines(boxes))
         (folder / "language.txt").write_text("the white box moving right")
+
+
+def cv2_crop(pixels: np.ndarray, window) -> np.ndarray:
+    """R1-Track's crop made with OpenCV itself: the RGB frame padded with black, the window cut
+    out, `cv2.resize(..., INTER_LINEAR)` (without the reference's extra padded column)."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    x0, y0, side = int(window.x0), int(window.y0), int(window.side)
+    pad = max(0, -x0, -y0, x0 + side - width, y0 + side - height)
+    padded = cv2.copyMakeBorder(pixels, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    cut = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
+    return cv2.resize(cut, (window.size, window.size), interpolation=cv2.INTER_LINEAR)
+
+
+def cv2_jpeg(pixels: np.ndarray) -> np.ndarray:
+    """RGB pixels through `cv2.imencode(".jpg")` (OpenCV's defaults: quality 95) and back, as the
+    reference stored and sent its crops; decoded with OpenCV too."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(pixels[..., ::-1]))
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]

@@ -395,7 +395,8 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     (trained / "optimizer.pt").write_bytes(b"x")  # training leftovers stay behind
     out = tmp_path / "bundle"
     args = ["dev", "bundle", str(trained), str(out), "--crop-size", "112", "--context", "3"]
-    assert main([*args, "--coord-tint", "0.3", "--scale-lr", "0.5", "--views", "3"]) == 0
+    flags = ["--coord-tint", "0.3", "--scale-lr", "0.5", "--views", "3", "--resize", "pil"]
+    assert main([*args, *flags, "--image-format", "png"]) == 0
     assert (out / "model.safetensors").is_file() and not (out / "optimizer.pt").exists()
     assert read_settings(str(out)) == {
         "crop_size": 112,
@@ -405,11 +406,18 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "coord_tint": 0.3,
         "scale_lr": 0.5,
         "views": 3,
+        "resize": "pil",
+        "image_format": "png",
     }
     track = ["track", "v.mp4", "--bbox", "1,1,5,5", "--model", str(out), "--out", "o"]
     config = _tracker_config(build_parser().parse_args(track))
     assert (config.crop_size, config.search_factor, config.coord_tint) == (112, 3.0, 0.3)
     assert (config.scale_lr, config.views) == (0.5, 3)
+    assert (config.resize, config.image_format) == ("pil", "png")
+    config = _tracker_config(build_parser().parse_args([*track, "--resize", "cv2"]))
+    assert (config.resize, config.image_format) == ("cv2", "png")
+    config = _tracker_config(build_parser().parse_args([*track, "--image-format", "jpeg"]))
+    assert (config.resize, config.image_format) == ("pil", "jpeg")
     config = _tracker_config(build_parser().parse_args([*track, "--coord-tint", "0"]))
     assert (config.coord_tint, config.scale_lr) == (0.0, 0.5)
     config = _tracker_config(build_parser().parse_args([*track, "--scale-lr", "1"]))
@@ -419,7 +427,8 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     assert main([*args, "--scale-lr", "2"]) == 2
     assert main([*args, "--views", "0"]) == 2
     assert main([*args, "--context", "4"]) == 0  # an earlier bundle is replaced
-    assert read_settings(str(out))["context"] == 4.0
+    settings = read_settings(str(out))  # the defaults are R1-Track's
+    assert [settings[k] for k in ("context", "resize", "image_format")] == [4.0, "cv2", "jpeg"]
     other = tmp_path / "not-a-bundle"
     other.mkdir()
     (other / "keep.txt").write_text("mine")

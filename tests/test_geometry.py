@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -11,8 +12,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as qwen_resize
 
+from helpers import cv2_crop, cv2_jpeg
 from r1track.geometry import (
+    CropWindow,
     area_xyxy,
+    as_sent,
     clip_xyxy,
     consensus_xyxy,
     coord_tint,
@@ -22,6 +26,8 @@ from r1track.geometry import (
     iou_xyxy,
     mirror_image,
     mirror_xyxy,
+    resize_linear,
+    sent_jpeg,
     smart_resize,
     xywh_to_xyxy,
     xyxy_to_xywh,
@@ -192,3 +198,87 @@ def test_consensus_outvotes_an_outlier_and_averages_the_agreeing():
     # two that disagree: the first wins, nothing is averaged in
     medoid, box = consensus_xyxy([[0, 0, 10, 10], [50, 50, 60, 60]])
     assert medoid == 0 and np.array_equal(box, [0, 0, 10, 10])
+
+
+# -- pixels as R1-Track made them: OpenCV's resize and JPEG, checked against OpenCV itself ------
+# (opencv-python-headless comes with the `test` extra; r1track itself never imports it)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ((1008, 1008), (336, 336)),  # 3x shrink
+        ((504, 504), (336, 336)),  # 1.5x shrink
+        ((202, 202), (336, 336)),  # 0.6x: an enlargement
+        ((1011, 1011), (336, 336)),  # 3.01x
+        ((672, 672), (336, 336)),  # exactly 2x (OpenCV switches to INTER_AREA there)
+        ((301, 457), (112, 224)),  # non-square, odd sizes, different factors in x and y
+        ((97, 131), (336, 200)),
+        ((3, 5), (112, 112)),
+        ((336, 336), (336, 336)),
+    ],
+)
+def test_resize_linear_is_opencv_inter_linear(source, target):
+    """Within 1 grey level of cv2.resize(INTER_LINEAR) on noise (the hardest case), colour and
+    grey; Pillow's BILINEAR, which antialiases when shrinking, is far from it."""
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(sum(source) + sum(target))
+    (src_h, src_w), (dst_h, dst_w) = source, target
+    for shape in ((src_h, src_w, 3), (src_h, src_w)):
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        ours = resize_linear(pixels, dst_w, dst_h)
+        theirs = cv2.resize(pixels, (dst_w, dst_h), interpolation=cv2.INTER_LINEAR)
+        assert ours.shape == theirs.shape and ours.dtype == np.uint8
+        assert np.abs(ours.astype(int) - theirs).max() <= 1
+    if source == (1008, 1008):
+        pil = Image.fromarray(pixels).resize((dst_w, dst_h), Image.Resampling.BILINEAR)
+        assert np.abs(np.asarray(pil).astype(int) - theirs).max() > 16
+
+
+def test_cv2_crops_are_opencvs_crop_of_the_black_padded_window():
+    """`crop_image` (default `cv2`) = cv2.resize of the window padded with black, for windows
+    inside, across the edges of, larger than and outside the frame; `pil` is Pillow's resize."""
+    pytest.importorskip("cv2")
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        height, width = (int(v) for v in rng.integers(30, 400, 2))
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        w, h = rng.uniform(2, 250, 2)
+        x, y = rng.uniform(-w / 2, width - w / 2), rng.uniform(-h / 2, height - h / 2)
+        factor = float(rng.choice([2.0, 3.0, 4.0, 7.3]))
+        window = crop_window((x, y, w, h), factor, int(rng.choice([112, 224, 336])))
+        frame = Image.fromarray(pixels)
+        expected = cv2_crop(pixels, window)
+        assert np.abs(np.asarray(crop_image(frame, window)).astype(int) - expected).max() <= 1
+        assert np.array_equal(crop_image(frame, window, "cv2"), crop_image(frame, window))
+    outside = CropWindow(x0=500, y0=-900, side=90, size=112)
+    assert np.asarray(crop_image(frame, outside)).max() == 0
+    inside = CropWindow(x0=3, y0=4, side=20, size=56)
+    pil = frame.resize((56, 56), Image.Resampling.BILINEAR, box=(3, 4, 23, 24))
+    assert np.array_equal(np.asarray(crop_image(frame, inside, "pil")), np.asarray(pil))
+    with pytest.raises(ValueError, match="unknown resize"):
+        crop_image(frame, inside, "bicubic")
+
+
+def test_jpeg_is_what_opencv_encodes_and_a_png_image_is_left_alone():
+    """`as_sent(image, "jpeg")` decodes to what cv2.imencode(".jpg") + cv2.imdecode give: every
+    pixel within 2 grey levels and the mean within 0.05 (measured: identical, since Pillow at
+    quality 95 and 4:2:0 writes the very bytes OpenCV does); it keeps the bytes it came from."""
+    pytest.importorskip("cv2")
+    rng = np.random.default_rng(2)
+    coarse = Image.fromarray(rng.integers(0, 256, (42, 42, 3), dtype=np.uint8))
+    smooth = np.asarray(coarse.resize((336, 336), Image.Resampling.BICUBIC))
+    for pixels in (rng.integers(0, 256, (112, 112, 3), dtype=np.uint8), smooth):
+        image = Image.fromarray(pixels)
+        sent = as_sent(image, "jpeg")
+        diff = np.abs(np.asarray(sent).astype(int) - cv2_jpeg(pixels))
+        assert diff.max() <= 2 and diff.mean() <= 0.05
+        assert np.abs(np.asarray(sent).astype(int) - pixels).max() > 0  # lossy indeed
+        data = sent_jpeg(sent)
+        assert data is not None and data[:2] == b"\xff\xd8"
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), sent)
+        assert sent_jpeg(mirror_image(sent, True, False)) is None  # a new image: no bytes
+        assert sent_jpeg(sent.copy()) is None
+        assert as_sent(image, "png") is image and sent_jpeg(image) is None
+    with pytest.raises(ValueError, match="unknown image format"):
+        as_sent(image, "webp")

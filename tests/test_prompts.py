@@ -45,9 +45,11 @@ def test_prompts_match_reference_texts():
         assert text == REF_THINK + " " + REF_5K
 
 
-def test_box_is_rounded_integers_without_spaces():
-    assert format_box((240.6, 66.4, 329.5, 153.5)) == "[241,66,330,154]"
-    assert tracking_prompt((0.2, 1.7, 10, 11)).count("[0,2,10,11]") == 1
+def test_box_is_truncated_integers_without_spaces():
+    # R1-Track wrote its template boxes with int(): truncation toward zero, not rounding
+    assert format_box((240.6, 66.4, 329.5, 153.5)) == "[240,66,329,153]"
+    assert format_box((-3.7, -0.2, 10.99, 11)) == "[-3,0,10,11]"
+    assert tracking_prompt((0.2, 1.7, 10, 11)).count("[0,1,10,11]") == 1
 
 
 def test_nano_prompt_holds_no_box():

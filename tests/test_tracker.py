@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import moving_square_video, white_blob_oracle
+from helpers import cv2_crop, cv2_jpeg, moving_square_video, white_blob_oracle
 from r1track.backends.base import PixelLimits
 from r1track.errors import UserError
-from r1track.geometry import iou_xyxy, xywh_to_xyxy
+from r1track.geometry import crop_window, iou_xyxy, sent_jpeg, xywh_to_xyxy
 from r1track.prompts import parse_box, tracking_prompt
 from r1track.tracker import GroundingError, Tracker, TrackerConfig, damp_size
 
@@ -302,3 +302,96 @@ def test_a_tracker_without_config_takes_the_checkpoints_settings(tiny_model, tmp
     assert TrackerConfig.for_checkpoint(None, prompt="100k") == TrackerConfig(prompt="100k")
     with pytest.raises(TypeError, match="unknown tracker setting 'crop'"):
         TrackerConfig.for_checkpoint(str(model), crop=112)
+
+
+# -- pixels and numbers as R1-Track's checkpoints saw them ------------------------------------
+
+
+def test_template_box_in_the_prompt_is_truncated_and_unclipped(scripted):
+    """R1-Track wrote `list(map(int, box))` of the crop box, unclipped: a box longer than its
+    window runs past the crop (here 200 x 2.5 px: window side 90 px, so x runs from -205)."""
+    tracker = Tracker(scripted(lambda r: "[0,0,1,1]"), TrackerConfig(crop_size=336))
+    state, _ = tracker.start(Image.new("RGB", (400, 300)), bbox=(100, 150.3, 200, 2.5))
+    # crop box [-205.33, 161.65, 541.33, 170.99] (clipped and rounded it was [0,162,336,171])
+    assert state.prompt == tracking_prompt((-205, 161, 541, 170), "5k")
+    assert "[-205,161,541,170]" in state.prompt
+
+
+def _noise_frames(n=2, size=(320, 240), seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_model_gets_opencv_crops_through_jpeg_by_default(scripted):
+    """Defaults (a released checkpoint): template and search crops are OpenCV's INTER_LINEAR
+    crops of the black-padded window, passed through JPEG q95 as `cv2.imencode` does (within 2
+    grey levels, mean 0.05; measured identical)."""
+    pytest.importorskip("cv2")
+    frames = _noise_frames()
+    box = (30.4, 70.2, 50.0, 40.0)  # its window crosses the frame's left edge
+    backend = scripted(lambda r: "[40,40,70,70]")
+    tracker = Tracker(backend, TrackerConfig(crop_size=112))
+    state, _ = tracker.start(frames[0], bbox=box)
+    tracker.step(state, frames[1])
+    window = crop_window(box, 4.0, 112)
+    for image, frame in zip(backend.requests[0].images, frames, strict=True):
+        expected = cv2_jpeg(cv2_crop(frame, window))
+        diff = np.abs(np.asarray(image).astype(int) - expected)
+        assert diff.max() <= 2 and diff.mean() <= 0.05
+        assert sent_jpeg(image) is not None  # a server is sent these very JPEG bytes
+
+
+def test_pil_and_png_settings_give_the_model_pillows_crops_untouched(scripted):
+    """`resize pil`, `image_format png` (r1track-nano's settings): Pillow's BILINEAR crop of the
+    window, lossless, as the tracker gave every model before these settings existed."""
+    frames = _noise_frames()
+    box = (100.0, 80.0, 30.0, 30.0)  # window inside the frame: [55, 35] + 120 px
+    backend = scripted(lambda r: "[40,40,70,70]")
+    config = TrackerConfig(crop_size=112, resize="pil", image_format="png")
+    tracker = Tracker(backend, config)
+    state, _ = tracker.start(frames[0], bbox=box)
+    tracker.step(state, frames[1])
+    for image, frame in zip(backend.requests[0].images, frames, strict=True):
+        pil = Image.fromarray(frame).resize(
+            (112, 112), Image.Resampling.BILINEAR, (55, 35, 175, 155)
+        )
+        assert np.array_equal(np.asarray(image), np.asarray(pil)) and sent_jpeg(image) is None
+
+
+def test_server_decodes_the_pixels_an_in_process_model_is_given(scripted, chat_server):
+    """The openai backend sends the JPEG bytes the tracker made (PNG when lossless): what the
+    server decodes equals, byte for byte, what the `hf` backend would be given."""
+    from conftest import decode_request
+    from r1track.backends.openai_api import OpenAIBackend
+
+    frames = _noise_frames(3)
+    for image_format, mime in (("jpeg", "data:image/jpeg;base64,"), ("png", "data:image/png;")):
+        config = TrackerConfig(crop_size=112, image_format=image_format)
+        local = scripted(lambda r: "[40,40,70,70]")
+        list(Tracker(local, config).track(frames, bbox=(100, 80, 30, 30)))
+        server = chat_server(lambda body: "[40,40,70,70]")
+        remote = OpenAIBackend(server.url, "m")
+        try:
+            list(Tracker(remote, config).track(frames, bbox=(100, 80, 30, 30)))
+        finally:
+            remote.close()
+        assert len(server.bodies) == len(local.requests) == 2
+        for body, request in zip(server.bodies, local.requests, strict=True):
+            urls = [p["image_url"]["url"] for p in body["messages"][0]["content"][:2]]
+            assert all(url.startswith(mime) for url in urls)
+            images, _, _ = decode_request(body)
+            assert [im.tobytes() for im in images] == [im.tobytes() for im in request.images]
+
+
+def test_released_checkpoints_get_opencv_and_jpeg_and_nano_keeps_its_settings(tiny_model):
+    """A checkpoint without r1track_tracker.json (a released R1-Track one) is given what R1-Track
+    was trained on; the bundled nano keeps Pillow's resize and lossless crops; flags override."""
+    released = TrackerConfig.for_checkpoint(str(tiny_model))
+    assert (released.resize, released.image_format) == ("cv2", "jpeg")
+    nano = TrackerConfig.for_checkpoint("nano")
+    assert (nano.resize, nano.image_format) == ("pil", "png")
+    chosen = TrackerConfig.for_checkpoint("nano", resize="cv2", image_format="jpeg")
+    assert (chosen.resize, chosen.image_format) == ("cv2", "jpeg")
+    for field, value in (("resize", "bicubic"), ("image_format", "webp")):
+        with pytest.raises(UserError, match=f"{field.replace('_', ' ')} '{value}' is unknown"):
+            TrackerConfig(**{field: value})

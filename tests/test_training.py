@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import write_got10k
+from helpers import cv2_crop, cv2_jpeg, write_got10k
 from r1track.cli import main
 from r1track.errors import UserError
 from r1track.prompts import format_box
@@ -163,6 +163,59 @@ def test_data_build_crop_geometry_flags(got_train, tmp_path):
     sides = _template_and_search(out, _side)
     assert all(abs(side - 112 / 3) <= 2 for side in sides["template"])
     assert max(sides["search"]) - min(sides["search"]) > 15
+
+
+def test_data_build_stores_opencv_crops_as_jpeg_with_truncated_template_boxes(got_train, tmp_path):
+    """By default the stored crops are R1-Track's: OpenCV INTER_LINEAR crops of the black-padded
+    window, JPEG q95 as `cv2.imwrite` (within 2 grey levels, mean 0.05; measured identical);
+    `--image-format png` stores them losslessly, `--resize pil` as Pillow resizes them (nano);
+    the prompt's template box is the unclipped crop box truncated (int()), as R1-Track's."""
+    pytest.importorskip("cv2")
+    from datasets import load_from_disk
+    from PIL import Image
+
+    from r1track.datasets import load_dataset
+    from r1track.geometry import crop_image, crop_window
+
+    sequences = {s.name: s for s in load_dataset("got10k", got_train, "train")}
+    args = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--sizes", "112"]
+    args += ["--num-samples", "6", "--val-fraction", "0", "--context-range", "3,3", "--jitter", "0"]
+    builds = {}
+    for name, extra in (("jpeg", []), ("png", ["--image-format", "png"])):
+        extra += ["--out", str(tmp_path / name)]
+        assert main([*args, *extra]) == 0
+        builds[name] = load_from_disk(str(tmp_path / name))["train"]
+    pil = ["--resize", "pil", "--image-format", "png", "--out", str(tmp_path / "p")]
+    assert main([*args, *pil]) == 0
+    builds["pil"] = load_from_disk(str(tmp_path / "p"))["train"]
+    for k, row in enumerate(builds["jpeg"]):
+        seq = sequences[row["sequence"]]
+        assert [r["frames"] for r in (builds["png"][k], builds["pil"][k])] == [row["frames"]] * 2
+        for i, index in enumerate(row["frames"]):
+            frame = Image.open(seq.frame_files[index]).convert("RGB")
+            window = crop_window(seq.boxes[index], 3.0, 112)  # jitter 0: the recipe's window
+            expected = cv2_crop(np.asarray(frame), window)
+            lossless = np.asarray(builds["png"][k]["images"][i]).astype(int)
+            assert np.abs(lossless - expected).max() <= 1
+            diff = np.abs(np.asarray(row["images"][i]).astype(int) - cv2_jpeg(expected))
+            assert diff.max() <= 2 and diff.mean() <= 0.05
+            pil = np.asarray(crop_image(frame, window, "pil"))
+            assert np.array_equal(np.asarray(builds["pil"][k]["images"][i]), pil)
+        x, y, w, h = seq.boxes[row["frames"][0]]
+        window = crop_window((x, y, w, h), 3.0, 112)
+        template = [int(v) for v in window.to_crop([x, y, x + w, y + h])]
+        assert row["template_boxes"] == [template]
+        text = row["prompt"][0]["content"][-1]["text"]
+        assert f"bounding box [{','.join(map(str, template))}]" in text
+    info = json.loads((tmp_path / "p" / "r1track_build.json").read_text())["config"]
+    assert (info["sampling"]["resize"], info["image_format"]) == ("pil", "png")
+    # context 1: a box that is not square is longer than its square crop; the template box runs
+    # past the crop as R1-Track wrote it, the answer box is clipped to it (on purpose)
+    args[args.index("3,3")] = "1,1"
+    assert main([*args, "--out", str(tmp_path / "tight")]) == 0
+    rows = load_from_disk(str(tmp_path / "tight"))["train"]
+    assert any(min(t) < 0 or max(t) > 112 for (t,) in rows["template_boxes"])
+    assert all(min(s) >= 0 and max(s) <= 112 for s in rows["solution"])
 
 
 def test_data_build_on_policy_pairs_from_a_tracker_run(got_train, tmp_path, capsys):

@@ -92,6 +92,7 @@ def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
 def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     from r1track.backends import BACKENDS
     from r1track.backends.openai_api import SERVER_PROFILES
+    from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
 
     model_help = "checkpoint directory or Hub id (hf), or served model name (openai)"
     if baseline:  # --model or --baseline, exactly one
@@ -161,6 +162,16 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         "--views",
         type=int,
         help="test-time views per frame, 1-4 (crops as cut, then mirrored); consensus answer (1)",
+    )
+    p.add_argument(
+        "--resize",
+        choices=RESIZE_METHODS,
+        help="crop resampling: cv2 (OpenCV INTER_LINEAR, as R1-Track) or pil (antialiased) (cv2)",
+    )
+    p.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        help="images to the model: jpeg (quality 95, as R1-Track) or png (lossless) (jpeg)",
     )
     p.add_argument(
         "--no-template-reuse",
@@ -510,8 +521,10 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             template_jitter=args.template_jitter,
             template_context=args.template_context,
             coord_tint=args.coord_tint,
+            resize=args.resize,
         ),
         tracker_run=args.tracker_run,
+        image_format=args.image_format,
     )
     info = build_dataset(config, out, workers=args.workers)
     for split, stats in info["stats"].items():
@@ -619,6 +632,8 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         coord_tint=args.coord_tint,
         scale_lr=args.scale_lr,
         views=args.views,
+        resize=args.resize,
+        image_format=args.image_format,
     )
     check_out_dir(args.out, "output directory")
     out = bundle_checkpoint(
@@ -631,6 +646,8 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         coord_tint=args.coord_tint,
         scale_lr=args.scale_lr,
         views=args.views,
+        resize=args.resize,
+        image_format=args.image_format,
     )
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
@@ -670,6 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     track.set_defaults(func=_cmd_track)
 
     from r1track.datasets import LOADERS, split_help
+    from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
 
     ev = commands.add_parser(
         "eval", help="run a benchmark (resumable, sharded, batched) and score it"
@@ -751,6 +769,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="blend a coordinate ramp into every crop (r1track-nano; reference: 0)",
+    )
+    build.add_argument(
+        "--resize",
+        choices=RESIZE_METHODS,
+        default="cv2",
+        help="crop resampling: cv2 (OpenCV INTER_LINEAR, as R1-Track's data) or pil (antialiased,"
+        " as r1track-nano's) (cv2)",
+    )
+    build.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        default="jpeg",
+        help="stored crops: jpeg (quality 95, as R1-Track's data) or png (lossless) (jpeg)",
     )
     build.add_argument(
         "--tracker-run",
@@ -849,6 +880,15 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--coord-tint", type=float, default=0.0)
     bundle.add_argument("--scale-lr", type=float, default=1.0)
     bundle.add_argument("--views", type=int, default=1)
+    bundle.add_argument(
+        "--resize", choices=RESIZE_METHODS, default="cv2", help="crop resampling it was trained on"
+    )
+    bundle.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        default="jpeg",
+        help="images it was trained on: jpeg (data build's default) or png",
+    )
     bundle.set_defaults(func=_cmd_bundle)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")

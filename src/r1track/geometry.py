@@ -1,4 +1,5 @@
-"""Boxes and square context crops: pure functions, numpy and Pillow only.
+"""Boxes, square context crops and the pixels a model is given: pure functions, numpy and
+Pillow only.
 
 Coordinate conventions (used everywhere in the project):
 - A frame box is `(x, y, w, h)` in frame pixels (top-left corner, size), as benchmarks store it.
@@ -6,10 +7,16 @@ Coordinate conventions (used everywhere in the project):
   i covers [i, i+1). Model answers and crop boxes are xyxy.
 - A crop is a square window of `side` frame pixels with top-left `(x0, y0)`, resized to
   `size x size`; crop pixel u maps to frame x0 + u / scale with scale = size / side.
+
+Resampling (`RESIZE_METHODS`): `cv2` is what R1-Track's checkpoints saw, OpenCV's
+`cv2.resize(..., INTER_LINEAR)` (no antialiasing when shrinking), re-implemented here in numpy so
+that OpenCV is not a dependency; `pil` is Pillow's BILINEAR, which widens its filter when
+shrinking (an antialiased, blurrier crop), what r1track-nano was trained on.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +25,19 @@ import numpy as np
 from PIL import Image
 
 BoxLike = Sequence[float] | np.ndarray
+
+RESIZE_METHODS = ("cv2", "pil")
+"""How crops are resampled: `cv2` (OpenCV INTER_LINEAR, as R1-Track) or `pil` (Pillow BILINEAR)."""
+IMAGE_FORMATS = ("jpeg", "png")
+"""How images reach the model: `jpeg` (JPEG quality 95, as R1-Track in training and at
+inference) or `png` (lossless: exactly the pixels cut)."""
+JPEG_QUALITY = 95
+"""OpenCV's default JPEG quality (`cv2.imwrite`, `cv2.imencode`), which R1-Track used."""
+JPEG_SUBSAMPLING = "4:2:0"
+"""OpenCV's default chroma subsampling; with it and `JPEG_QUALITY`, Pillow writes the same bytes
+as `cv2.imencode(".jpg", ...)` (both use libjpeg-turbo)."""
+_COEF_BITS = 11
+"""OpenCV's fixed-point precision of bilinear weights on uint8 images (INTER_RESIZE_COEF_BITS)."""
 
 
 def xywh_to_xyxy(box: BoxLike) -> np.ndarray:
@@ -129,12 +149,26 @@ def crop_window(box_xywh: BoxLike, factor: float, size: int) -> CropWindow:
     return CropWindow(x0=round(cx - side / 2), y0=round(cy - side / 2), side=side, size=size)
 
 
-def crop_image(frame: Image.Image, window: CropWindow) -> Image.Image:
+def crop_image(frame: Image.Image, window: CropWindow, resize: str = "cv2") -> Image.Image:
     """Cut `window` out of `frame` and resize it to `window.size`; outside the frame is black.
 
-    Only the part of the window inside the frame is resampled, so a huge window over a small
-    frame costs no more memory than the crop itself.
+    `resize` (`RESIZE_METHODS`): `cv2` gives the pixels of R1-Track's crop, `cv2.resize(padded
+    window, INTER_LINEAR)` of the window padded with black; `pil`, Pillow's antialiased BILINEAR.
+    Neither builds the padded window, so a huge window over a small frame costs no more memory
+    than the crop itself.
     """
+    if resize not in RESIZE_METHODS:
+        raise ValueError(f"unknown resize {resize!r}; expected one of {', '.join(RESIZE_METHODS)}")
+    if frame.mode != "RGB":
+        frame = frame.convert("RGB")
+    if resize == "cv2":
+        return Image.fromarray(_crop_linear(frame, window), "RGB")
+    return _crop_pil(frame, window)
+
+
+def _crop_pil(frame: Image.Image, window: CropWindow) -> Image.Image:
+    """`crop_image` with Pillow's BILINEAR: only the part of the window inside the frame is
+    resampled, onto the whole crop pixels it covers."""
     width, height = frame.size
     s = window.scale
     out = Image.new("RGB", (window.size, window.size))
@@ -154,11 +188,127 @@ def crop_image(frame: Image.Image, window: CropWindow) -> Image.Image:
         min(float(width), window.x0 + dx1 / s),
         min(float(height), window.y0 + dy1 / s),
     )
-    if frame.mode != "RGB":
-        frame = frame.convert("RGB")
     patch = frame.resize((dx1 - dx0, dy1 - dy0), Image.Resampling.BILINEAR, box=src)
     out.paste(patch, (dx0, dy0))
     return out
+
+
+def _linear_taps(dst: int, src: int, clamp_weights: bool):
+    """OpenCV's INTER_LINEAR taps for one axis: each output pixel's two source indices and their
+    fixed-point weights (summing to 2**11), from the half-pixel-centre position
+    `(i + 0.5) * src / dst - 0.5`, computed in float32 as OpenCV does. Past the edges the index
+    is clamped; OpenCV also zeroes the fraction there along x (`clamp_weights`), not along y."""
+    scale = 1.0 / (dst / src)  # OpenCV: scale_x = 1 / inv_scale_x, in double
+    pos = ((np.arange(dst) + 0.5) * scale - 0.5).astype(np.float32)
+    first = np.floor(pos).astype(np.int64)
+    frac = (pos - first.astype(np.float32)).astype(np.float32)
+    if clamp_weights:
+        low = first < 0
+        frac[low], first[low] = 0, 0
+        high = first >= src - 1
+        frac[high], first[high] = 0, src - 1
+    one = np.float32(1 << _COEF_BITS)
+    w0 = np.rint((np.float32(1) - frac) * one).astype(np.int32)
+    w1 = np.rint(frac * one).astype(np.int32)
+    return np.clip(first, 0, src - 1), np.clip(first + 1, 0, src - 1), w0, w1
+
+
+def _linear(pixels: np.ndarray, rows, cols, out_h: int, out_w: int) -> np.ndarray:
+    """Bilinear resampling with OpenCV's uint8 fixed-point arithmetic (its x86 SIMD path: the
+    horizontal pass is exact, the vertical one rounds as `VResizeLinearVec_32s8u`). `rows` and
+    `cols` are `_linear_taps` whose indices are positions in `pixels`; outside it is black."""
+    r0, r1, b0, b1 = rows
+    c0, c1, a0, a1 = cols
+    r, c = np.concatenate([r0, r1]), np.concatenate([c0, c1])
+    height, width = pixels.shape[:2]
+    block = pixels[np.ix_(np.clip(r, 0, height - 1), np.clip(c, 0, width - 1))].astype(np.int32)
+    inside = ((r >= 0) & (r < height))[:, None] & ((c >= 0) & (c < width))[None, :]
+    if not inside.all():
+        block *= inside.reshape(inside.shape + (1,) * (pixels.ndim - 2))
+    extra = (slice(None),) + (None,) * (pixels.ndim - 2)
+    across = block[:, :out_w] * a0[extra]
+    across += block[:, out_w:] * a1[extra]
+    across >>= 4
+    top, bottom = across[:out_h], across[out_h:]
+    column = (slice(None), None) + (None,) * (pixels.ndim - 2)
+    top *= b0[column]
+    top >>= 16
+    bottom *= b1[column]
+    bottom >>= 16
+    top += bottom
+    top += 2
+    top >>= 2
+    return np.clip(top, 0, 255).astype(np.uint8)
+
+
+def resize_linear(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`cv2.resize(pixels, (width, height), interpolation=cv2.INTER_LINEAR)` for uint8 HxW or
+    HxWxC arrays, without OpenCV: no antialiasing when shrinking. Measured bit-exact against
+    opencv-python-headless 5.0 on x86 (tests/test_geometry.py checks it within 1 grey level)."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
+        raise ValueError(f"expected a uint8 HxW or HxWxC array, got {pixels.dtype} {pixels.shape}")
+    if min(pixels.shape[:2]) < 1 or width < 1 or height < 1:
+        raise ValueError(f"cannot resize {pixels.shape[:2]} to {height}x{width}")
+    src_h, src_w = pixels.shape[:2]
+    rows = _linear_taps(height, src_h, clamp_weights=False)
+    cols = _linear_taps(width, src_w, clamp_weights=True)
+    return _linear(pixels, rows, cols, height, width)
+
+
+def _crop_linear(frame: Image.Image, window: CropWindow) -> np.ndarray:
+    """`crop_image` with `cv2`: `resize_linear` of the window padded with black, computed from
+    the frame pixels its taps reach (the taps over the window, shifted by its corner)."""
+    x0, y0, side = round(window.x0), round(window.y0), round(window.side)
+    if (x0, y0, side) != (window.x0, window.y0, window.side) or side < 1:
+        raise ValueError(f"a cv2 crop needs a window of whole pixels, got {window}")
+    rows = list(_linear_taps(window.size, side, clamp_weights=False))
+    cols = list(_linear_taps(window.size, side, clamp_weights=True))
+    # Only the frame's part under the taps is read: cut it out first (a small array).
+    width, height = frame.size
+    ry = np.concatenate(rows[:2]) + y0
+    cx = np.concatenate(cols[:2]) + x0
+    ry, cx = ry[(ry >= 0) & (ry < height)], cx[(cx >= 0) & (cx < width)]
+    if len(ry) == 0 or len(cx) == 0:
+        return np.zeros((window.size, window.size, 3), np.uint8)
+    left, top = int(cx.min()), int(ry.min())
+    patch = np.asarray(frame.crop((left, top, int(cx.max()) + 1, int(ry.max()) + 1)))
+    rows[0], rows[1] = rows[0] + (y0 - top), rows[1] + (y0 - top)
+    cols[0], cols[1] = cols[0] + (x0 - left), cols[1] + (x0 - left)
+    return _linear(patch, rows, cols, window.size, window.size)
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    """The image as R1-Track's `cv2.imencode(".jpg")` / `cv2.imwrite` stored it: JPEG quality 95,
+    4:2:0 chroma (OpenCV's defaults; Pillow writes the same bytes from the same pixels)."""
+    buf = io.BytesIO()
+    image.convert("RGB").save(
+        buf, format="JPEG", quality=JPEG_QUALITY, subsampling=JPEG_SUBSAMPLING
+    )
+    return buf.getvalue()
+
+
+def as_sent(image: Image.Image, image_format: str) -> Image.Image:
+    """The image the model is given: `png` returns it unchanged (lossless); `jpeg` returns its
+    JPEG decode (`jpeg_bytes`), which remembers the bytes (`sent_jpeg`) so that a server is sent
+    those very bytes and decodes the same pixels as an in-process model."""
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(
+            f"unknown image format {image_format!r}; expected one of {', '.join(IMAGE_FORMATS)}"
+        )
+    if image_format == "png":
+        return image
+    data = jpeg_bytes(image)
+    with Image.open(io.BytesIO(data)) as encoded:
+        decoded = encoded.convert("RGB")
+    decoded._r1track_jpeg = data  # type: ignore[attr-defined]
+    return decoded
+
+
+def sent_jpeg(image: Image.Image) -> bytes | None:
+    """The JPEG bytes `as_sent` decoded `image` from, or None. Only the object `as_sent` returned
+    carries them: a copy, a mirror or any other new image made from it does not."""
+    return getattr(image, "_r1track_jpeg", None)
 
 
 def mirror_image(image: Image.Image, flip_x: bool, flip_y: bool) -> Image.Image:

@@ -75,8 +75,12 @@ STOP_STRINGS = {False: ("]",), True: ("</answer>",)}
 
 
 def format_box(box_xyxy) -> str:
-    """Render a box as the checkpoints saw it in training: `[x1,y1,x2,y2]`, integers, no spaces."""
-    return "[" + ",".join(str(round(float(v))) for v in box_xyxy) + "]"
+    """Render a box as the checkpoints saw it in training: `[x1,y1,x2,y2]`, integers, no spaces.
+
+    Numbers are truncated toward zero, as R1-Track wrote its template boxes in training data and
+    at inference (`list(map(int, box))`): 241.9 -> 241, -3.7 -> -3.
+    """
+    return "[" + ",".join(str(int(float(v))) for v in box_xyxy) + "]"
 
 
 def _check_variant(variant: str) -> None:

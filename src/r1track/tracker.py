@@ -24,8 +24,11 @@ from PIL import Image
 from r1track.backends.base import Backend, GenerationRequest
 from r1track.errors import R1TrackError, UserError, shorten
 from r1track.geometry import (
+    IMAGE_FORMATS,
+    RESIZE_METHODS,
     CropWindow,
     area_xyxy,
+    as_sent,
     clip_xyxy,
     consensus_xyxy,
     coord_tint,
@@ -109,6 +112,15 @@ class TrackerConfig:
     frame; the track takes the consensus (`geometry.consensus_xyxy`: the mean of the answers
     that agree with the most agreed-upon one), so one view that jumped to a look-alike is
     outvoted. Costs `views` model calls per frame."""
+    resize: str = "cv2"
+    """How crops are resampled (`geometry.RESIZE_METHODS`): `cv2`, OpenCV's INTER_LINEAR without
+    antialiasing, as R1-Track's checkpoints were trained and evaluated; `pil`, Pillow's
+    antialiased BILINEAR (r1track-nano, and datasets built with `data build --resize pil`)."""
+    image_format: str = "jpeg"
+    """How the crops reach the model (`geometry.IMAGE_FORMATS`): `jpeg`, through JPEG quality 95
+    as R1-Track's were (training crops were JPEG files, inference sent JPEG data URLs): the `hf`
+    backend gets the decoded JPEG, the `openai` backend sends those JPEG bytes; `png`, lossless:
+    exactly the pixels cut (r1track-nano)."""
 
     def __post_init__(self) -> None:
         if self.crop_size < 28:
@@ -131,6 +143,14 @@ class TrackerConfig:
             raise SettingError("views", f"must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise SettingError("max_new_tokens", f"must be positive, got {self.max_new_tokens}")
+        if self.resize not in RESIZE_METHODS:
+            expected = ", ".join(RESIZE_METHODS)
+            raise SettingError("resize", f"{self.resize!r} is unknown; expected one of {expected}")
+        if self.image_format not in IMAGE_FORMATS:
+            expected = ", ".join(IMAGE_FORMATS)
+            raise SettingError(
+                "image_format", f"{self.image_format!r} is unknown; expected one of {expected}"
+            )
 
     @classmethod
     def for_checkpoint(
@@ -354,15 +374,16 @@ class Tracker:
             box, answer, model_seconds = self.ground(frame, str(text))
         cfg = self.config
         window = crop_window(box, cfg.template_factor, cfg.crop_size)
-        template_box = clip_xyxy(window.to_crop(xywh_to_xyxy(box)), cfg.crop_size, cfg.crop_size)
-        template = crop_image(frame, window)
+        # Unclipped, as R1-Track wrote it (a box longer than the window runs past the crop).
+        template_box = window.to_crop(xywh_to_xyxy(box))
+        template = crop_image(frame, window, cfg.resize)
         state = TrackState(
-            template=coord_tint(template, cfg.coord_tint),
+            template=self._seen(template),
             prompt=tracking_prompt(template_box, cfg.prompt),
             box=box,
             mirrored=tuple(
                 (
-                    coord_tint(mirror_image(template, *flips), cfg.coord_tint),
+                    self._seen(mirror_image(template, *flips)),
                     tracking_prompt(mirror_xyxy(template_box, cfg.crop_size, *flips), cfg.prompt),
                 )
                 for flips in VIEW_MIRRORS[1 : cfg.views]
@@ -377,6 +398,10 @@ class Tracker:
             seconds=time.perf_counter() - t0,
         )
         return state, result
+
+    def _seen(self, crop: Image.Image) -> Image.Image:
+        """A crop as the model is given it: coordinate tint (if any), then the image format."""
+        return as_sent(coord_tint(crop, self.config.coord_tint), self.config.image_format)
 
     def ground(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
         """Find the described target on a frame: `(box xywh, raw answer, model seconds)`.
@@ -434,10 +459,10 @@ class Tracker:
         for state, frame in zip(states, images, strict=True):
             window = crop_window(state.box, cfg.search_factor, cfg.crop_size)
             windows.append(window)
-            search = crop_image(frame, window)
+            search = crop_image(frame, window, cfg.resize)
             views = ((state.template, state.prompt), *state.mirrored)[: cfg.views]
             for v, (template, prompt) in enumerate(views):
-                seen = coord_tint(mirror_image(search, *VIEW_MIRRORS[v]), cfg.coord_tint)
+                seen = self._seen(mirror_image(search, *VIEW_MIRRORS[v]))
                 requests.append(
                     GenerationRequest(
                         (template, seen),

@@ -1,6 +1,8 @@
 """Backend for any OpenAI-compatible chat-completions server (vLLM, SGLang, ...).
 
-Images travel as PNG data URLs (lossless, so the server sees exactly our crops). The official
+Images travel as the tracker made them: the JPEG bytes of a crop it passed through JPEG
+(`--image-format jpeg`, as R1-Track's inference sent them), else PNG data URLs (lossless), so the
+server decodes exactly the pixels the in-process backend would be given. The official
 `openai` client supplies the timeouts and the bounded retries with exponential backoff on
 connection errors, timeouts, 429 and 5xx; requests of one call run concurrently on daemon threads,
 so Ctrl-C while a request hangs ends the process at once instead of after the timeout.
@@ -86,7 +88,14 @@ def end_at_stop(
 
 
 def image_data_url(image: Image.Image) -> str:
-    """Encode an image as a `data:image/png;base64,...` URL (deterministic bytes)."""
+    """Encode an image as a data URL (deterministic bytes): `data:image/jpeg;base64,...` with the
+    JPEG bytes it was decoded from when the tracker sent it as JPEG (`geometry.sent_jpeg`), so
+    the server decodes the very same pixels; else `data:image/png;base64,...` (lossless)."""
+    from r1track.geometry import sent_jpeg
+
+    data = sent_jpeg(image)
+    if data is not None:
+        return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

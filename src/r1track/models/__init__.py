@@ -1,9 +1,12 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`, `layout`, `coord_tint`, `scale_lr`, `views`); the
-tracker uses them unless a flag (or an override to `TrackerConfig.for_checkpoint`) says otherwise.
-A file without `layout` means `r1track` (the only layout before layouts could be chosen).
+(`crop_size`, `context`, `prompt`, `think`, `layout`, `coord_tint`, `scale_lr`, `views`, `resize`,
+`image_format`); the tracker uses them unless a flag (or an override to
+`TrackerConfig.for_checkpoint`) says otherwise, and R1-Track's defaults for those it lacks (a
+checkpoint without the file, such as a released R1-Track one, gets `resize` cv2 and
+`image_format` jpeg, as it was trained). A file without `layout` means `r1track` (the only layout
+before layouts could be chosen).
 Bundled models are addressed by name (`--model nano`) and load offline from the package.
 The released R1-Track checkpoints carry no such file: `KNOWN_CHECKPOINTS` holds their settings,
 found by Hub id or from a local copy's path (`known_checkpoint`).
@@ -28,6 +31,8 @@ SETTINGS_KEYS = (
     "coord_tint",
     "scale_lr",
     "views",
+    "resize",
+    "image_format",
 )
 BUNDLED = {"nano": Path(__file__).resolve().parent / "nano"}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")

@@ -2,9 +2,10 @@
 
 Rows are conversational: `prompt` (one user turn: image placeholders and the task text from
 `r1track.prompts`, laid out by `chat_messages` as the tracker sends them with the same layout),
-`completion` (the answer, for SFT), `images` (2 or 3 crops, JPEG), `solution` (search box, integer
-`[x1,y1,x2,y2]` in crop pixels; GRPO passes it to the rewards), `template_boxes` (each template's
-box in its crop, as the 5k/100k prompts show it) and provenance (`sequence`, `frames`, `size`).
+`completion` (the answer, for SFT), `images` (2 or 3 crops: JPEG quality 95 as R1-Track's
+`cv2.imwrite`, or PNG), `solution` (search box, integer `[x1,y1,x2,y2]` in crop pixels; GRPO
+passes it to the rewards), `template_boxes` (each template's box in its crop, as the 5k/100k
+prompts show it) and provenance (`sequence`, `frames`, `size`).
 
 With `tracker_run` (an `r1track eval` run on the same dataset and split) the pairs are the
 tracker's own (on-policy): template from frame 0, search crop centred on the run's box of the
@@ -29,6 +30,7 @@ import numpy as np
 from r1track.datasets import load_dataset
 from r1track.datasets.base import Sequence
 from r1track.errors import UserError
+from r1track.geometry import IMAGE_FORMATS, jpeg_bytes
 from r1track.prompts import Layout, PromptVariant, answer_text, chat_messages, task_prompt
 from r1track.training.sampling import (
     SamplingConfig,
@@ -60,6 +62,9 @@ class BuildConfig:
     tracker_run: str | None = None
     """An `r1track eval` run directory on this dataset and split: pairs are drawn on-policy
     (template = frame 0, search crop centred on the run's previous box). None: the recipe."""
+    image_format: str = "jpeg"
+    """How crops are stored (`geometry.IMAGE_FORMATS`): `jpeg`, quality 95 with OpenCV's
+    defaults (R1-Track's training crops were `cv2.imwrite` JPEG files); `png`, lossless."""
 
 
 def read_tracked_boxes(run: str | Path, dataset: str, sequences: list[Sequence]):
@@ -106,9 +111,12 @@ def _features():
     )
 
 
-def _jpeg(image) -> dict:
+def _stored(image, image_format: str) -> dict:
+    """A crop as the dataset's `images` column holds it: JPEG (`geometry.jpeg_bytes`) or PNG."""
+    if image_format == "jpeg":
+        return {"bytes": jpeg_bytes(image), "path": None}
     buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=95)
+    image.save(buf, format="PNG")
     return {"bytes": buf.getvalue(), "path": None}
 
 
@@ -164,7 +172,7 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
                 "content": [{"type": "text", "text": answer_text(sample.solution, config.think)}],
             }
         ],
-        "images": [_jpeg(im) for im in sample.images],
+        "images": [_stored(im, config.image_format) for im in sample.images],
         "solution": sample.solution,
         "template_boxes": sample.template_boxes,
         "sequence": sample.sequence,
@@ -209,6 +217,9 @@ def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progre
         raise UserError(f"--sizes must be multiples of 28 (Qwen keeps them unresized), got {bad}")
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    if config.image_format not in IMAGE_FORMATS:
+        expected = ", ".join(IMAGE_FORMATS)
+        raise UserError(f"--image-format {config.image_format!r}: expected one of {expected}")
     if config.tracker_run and config.sampling.images != 2:
         raise UserError("--tracker-run draws template + search pairs: use --images 2")
     sequences = load_dataset(config.dataset, config.root, config.split)  # validates the data

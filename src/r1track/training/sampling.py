@@ -2,13 +2,14 @@
 
 Recipe (R1-Track-5k/100k): frames drawn from one sequence; *each* image cropped around its own
 ground-truth box with its own context factor U(2, 8) and its own centre jitter U(-0.2, 0.2) x crop
-side in x and y; black padding; resized to the output size; the answer is the search box in crop
-pixels, integers.
+side in x and y; black padding; resized to the output size (OpenCV INTER_LINEAR, `resize`); the
+template boxes of the prompt are the unclipped crop boxes truncated to integers, as R1-Track
+wrote them; the answer is the search box in crop pixels, integers.
 
 Fixed here: frames where the target is absent or fully covered are never used; template frames
 come before the search frame, within `max_gap` frames; boxes are clipped to their crop, and a
 sample whose box is mostly outside a crop is dropped and counted (not silently kept); every drop
-has a reason.
+has a reason. The answer (search) box is clipped to its crop and rounded: kept on purpose.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PIL import Image
 
 from r1track.datasets.base import Sequence
 from r1track.geometry import (
+    RESIZE_METHODS,
     CropWindow,
     area_xyxy,
     clip_xyxy,
@@ -60,6 +62,15 @@ class SamplingConfig:
     """Drop a sample if less than this fraction of a box's area lies inside its crop."""
     max_attempts: int = 50
     """Draws per sample before giving up on it (each failed draw is counted by reason)."""
+    resize: str = "cv2"
+    """How crops are resampled (`geometry.RESIZE_METHODS`): `cv2` as R1-Track's released data,
+    `pil` as r1track-nano's (Pillow's antialiased BILINEAR)."""
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_METHODS:
+            raise ValueError(
+                f"unknown resize {self.resize!r}; expected one of {', '.join(RESIZE_METHODS)}"
+            )
 
 
 def usable_frames(seq: Sequence) -> np.ndarray:
@@ -113,15 +124,16 @@ def crop_with_box(
     config: SamplingConfig,
     around=None,
     template: bool = False,
-) -> tuple[Image.Image, np.ndarray] | None:
+) -> tuple[Image.Image, np.ndarray, np.ndarray] | None:
     """Crop around a box (or around the box `around`, e.g. a tracker's last answer); returns
-    (crop, box in crop pixels, clipped) or None if the box is mostly outside the crop."""
+    (crop, box in crop pixels clipped to the crop, the same unclipped) or None if the box is
+    mostly outside the crop."""
     window = jittered_window(box_xywh if around is None else around, size, rng, config, template)
     full = window.to_crop(xywh_to_xyxy(box_xywh))
     clipped = clip_xyxy(full, size, size)
     if area_xyxy(clipped) < config.min_inside * area_xyxy(full):
         return None
-    return crop_image(frame, window), clipped
+    return crop_image(frame, window, config.resize), clipped, full
 
 
 @dataclass
@@ -133,7 +145,8 @@ class Sample:
     size: int
     images: list[Image.Image]
     template_boxes: list[list[int]]
-    """Template boxes in their crops' pixels, integers (what the 5k and 100k prompts show)."""
+    """Template boxes in their crops' pixels, unclipped, truncated to integers (what the 5k and
+    100k prompts show, as R1-Track wrote them)."""
     solution: list[int]
     """Search box in search-crop pixels, integers `[x1, y1, x2, y2]`."""
 
@@ -142,21 +155,26 @@ def _int_box(box: np.ndarray) -> list[int]:
     return [round(float(v)) for v in box]
 
 
+def _template_box(box: np.ndarray) -> list[int]:
+    """A template box as R1-Track's prompts hold it: truncated toward zero (`int()`)."""
+    return [int(float(v)) for v in box]
+
+
 def _as_sample(
     seq: Sequence,
     frames: list[int],
     size: int,
-    cuts: list[tuple[Image.Image, np.ndarray]],
+    cuts: list[tuple[Image.Image, np.ndarray, np.ndarray]],
     config: SamplingConfig,
     drops: Counter,
 ) -> Sample | None:
     """Crops and their boxes (templates, then search) -> a Sample with integer boxes and tinted
     crops, or None (counted) when a box collapses when rounded to whole pixels."""
-    boxes = [_int_box(box) for _, box in cuts]
+    boxes = [_template_box(full) for _, _, full in cuts[:-1]] + [_int_box(cuts[-1][1])]
     if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
         drops["box_degenerate_after_rounding"] += 1
         return None
-    crops = [coord_tint(crop, config.coord_tint) for crop, _ in cuts]
+    crops = [coord_tint(crop, config.coord_tint) for crop, _, _ in cuts]
     return Sample(seq.name, frames, size, crops, boxes[:-1], boxes[-1])
 
 
