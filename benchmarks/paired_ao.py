@@ -52,23 +52,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     ao_a, ao_b, w = paired(args.a, args.b)
-    rng = np.random.default_rng(args.seed)
-    idx = rng.integers(len(w), size=(args.samples, len(w)))
+    print(json.dumps(compare(ao_a, ao_b, w, args.samples, args.seed)))
+
+
+def compare(ao_a, ao_b, w, samples: int = 10000, seed: int = 0) -> dict:
+    """Pooled AO of A and B, B minus A and its 95% bootstrap interval over sequences."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(len(w), size=(samples, len(w)))
     diffs = ((ao_b[idx] - ao_a[idx]) * w[idx]).sum(1) / w[idx].sum(1)
     pooled = lambda ao: float((ao * w).sum() / w.sum())  # noqa: E731
     low, high = np.percentile(diffs, [2.5, 97.5])
-    print(
-        json.dumps(
-            {
-                "sequences": len(w),
-                "ao_a": round(pooled(ao_a), 4),
-                "ao_b": round(pooled(ao_b), 4),
-                "b_minus_a": round(pooled(ao_b) - pooled(ao_a), 4),
-                "ci95": [round(float(low), 4), round(float(high), 4)],
-                "b_better_in": round(float((ao_b > ao_a).mean()), 3),
-            }
-        )
-    )
+    return {
+        "sequences": len(w),
+        "ao_a": round(pooled(ao_a), 4),
+        "ao_b": round(pooled(ao_b), 4),
+        "b_minus_a": round(pooled(ao_b) - pooled(ao_a), 4),
+        "ci95": [round(float(low), 4), round(float(high), 4)],
+        "b_better_in": round(float((ao_b > ao_a).mean()), 3),
+    }
 
 
 if __name__ == "__main__":

@@ -127,13 +127,13 @@ def test_openai_template_is_encoded_once_and_identical_in_every_request(
     monkeypatch.setattr(openai_api, "image_data_url", lambda im: encoded.append(im) or original(im))
     server = chat_server(lambda body: "[10,10,40,40]")
     video, boxes = synth_video
-    backend = OpenAIBackend(server.url, "m")
+    backend = OpenAIBackend(server.url, "m", server="vllm")
     list(Tracker(backend, TrackerConfig(crop_size=112)).track(open_frames(video), bbox=boxes[0]))
     frames = len(boxes) - 1
     assert len(encoded) == frames + 1  # every search crop, and the template once
     first_images = {b["messages"][0]["content"][0]["image_url"]["url"] for b in server.bodies}
     assert len(first_images) == 1
-    for body in server.bodies:  # images first, then all the text; the stop string is sent
+    for body in server.bodies:  # images first, then all the text; vLLM gets the stop string
         assert [p["type"] for p in body["messages"][0]["content"]] == [
             "image_url",
             "image_url",

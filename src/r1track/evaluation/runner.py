@@ -92,7 +92,7 @@ def _identity(manifest: dict, key: str):
 
 
 # Tracker settings added after runs existed, at the value every run before them used.
-_TRACKER_BEFORE = {"layout": "r1track"}
+_TRACKER_BEFORE = {"layout": "r1track", "resize": "pil", "image_format": "png"}
 
 
 @dataclass
