@@ -64,7 +64,7 @@ def main() -> None:
         command = [sys.executable, "-m", "r1track.cli", "eval", *common, "--out", str(run)]
         command += flags(variant) if variant != "base" else []
         print(f"== {variant}: {' '.join(command[3:])}", file=sys.stderr, flush=True)
-        if subprocess.run(command).returncode not in (0, 1):  # 1: some sequences failed
+        if subprocess.run(command, stdout=sys.stderr).returncode not in (0, 1):  # 1: some failed
             raise SystemExit(f"{variant}: r1track eval failed")
         runs[variant] = str(run)
     rows = []
