@@ -396,7 +396,7 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     out = tmp_path / "bundle"
     args = ["dev", "bundle", str(trained), str(out), "--crop-size", "112", "--context", "3"]
     flags = ["--coord-tint", "0.3", "--scale-lr", "0.5", "--views", "3", "--resize", "pil"]
-    assert main([*args, *flags, "--image-format", "png"]) == 0
+    assert main([*args, *flags, "--image-format", "png", "--layout", "reference-train"]) == 0
     assert (out / "model.safetensors").is_file() and not (out / "optimizer.pt").exists()
     assert read_settings(str(out)) == {
         "crop_size": 112,
@@ -408,9 +408,11 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "views": 3,
         "resize": "pil",
         "image_format": "png",
+        "layout": "reference-train",
     }
     track = ["track", "v.mp4", "--bbox", "1,1,5,5", "--model", str(out), "--out", "o"]
     config = _tracker_config(build_parser().parse_args(track))
+    assert config.layout == "reference-train"
     assert (config.crop_size, config.search_factor, config.coord_tint) == (112, 3.0, 0.3)
     assert (config.scale_lr, config.views) == (0.5, 3)
     assert (config.resize, config.image_format) == ("pil", "png")

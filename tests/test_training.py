@@ -907,3 +907,18 @@ def test_data_export_easyr1_round_trips(built, got_train, tmp_path, capsys):
     assert main([*build, "--sizes", "112", "--out", str(out), "--format", "easyr1"]) == 0
     assert "EasyR1's format (train 3 rows)" in capsys.readouterr().err
     assert (out / "easyr1" / "train.parquet").is_file() and load_from_disk(str(out))["train"]
+
+
+def test_pair_evaluation_refuses_pairs_of_another_layout(tiny_model, built, tmp_path):
+    import shutil
+
+    from r1track.training.data import BUILD_INFO
+    from r1track.training.pair_eval import evaluate_pairs
+
+    other = tmp_path / "other"
+    shutil.copytree(built, other)
+    info = json.loads((other / BUILD_INFO).read_text())
+    info["config"]["layout"] = "reference-train"
+    (other / BUILD_INFO).write_text(json.dumps(info))
+    with pytest.raises(UserError, match="built with --layout reference-train"):
+        evaluate_pairs(str(tiny_model), str(other), limit=2)

@@ -634,6 +634,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         views=args.views,
         resize=args.resize,
         image_format=args.image_format,
+        layout=args.layout,
     )
     check_out_dir(args.out, "output directory")
     out = bundle_checkpoint(
@@ -648,6 +649,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         views=args.views,
         resize=args.resize,
         image_format=args.image_format,
+        layout=args.layout,
     )
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
@@ -877,6 +879,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--context", type=float, required=True)
     bundle.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
     bundle.add_argument("--think", action="store_true")
+    bundle.add_argument(
+        "--layout", choices=LAYOUTS, default="r1track", help="message layout it was trained on"
+    )
     bundle.add_argument("--coord-tint", type=float, default=0.0)
     bundle.add_argument("--scale-lr", type=float, default=1.0)
     bundle.add_argument("--views", type=int, default=1)

@@ -10,11 +10,15 @@ Two references tell whether the model uses the images at all:
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 
+from r1track.errors import UserError
 from r1track.geometry import iou_xyxy
+from r1track.training.data import BUILD_INFO
 
 _BOX = re.compile(r"\[(\d+),(\d+),(\d+),(\d+)\]")
 
@@ -51,6 +55,14 @@ def evaluate_pairs(
     from r1track.backends.hf import HFBackend
     from r1track.prompts import STOP_STRINGS, parse_box
 
+    build = Path(data) / BUILD_INFO  # the pairs are re-sent as the tracker's r1track layout
+    config = json.loads(build.read_text()).get("config", {}) if build.is_file() else {}
+    if config.get("layout", "r1track") != "r1track" or config.get("think"):
+        raise UserError(
+            f"{data}: pair evaluation re-sends each pair in the r1track layout without think; "
+            f"this dataset was built with --layout {config.get('layout')}"
+            + (" --think" if config.get("think") else "")
+        )
     rows = load_from_disk(data)[split]
     rows = rows.select(range(min(limit, len(rows))))
     backend = HFBackend(model, max_batch_size=batch)
