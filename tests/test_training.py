@@ -922,3 +922,36 @@ def test_pair_evaluation_refuses_pairs_of_another_layout(tiny_model, built, tmp_
     (other / BUILD_INFO).write_text(json.dumps(info))
     with pytest.raises(UserError, match="built with --layout reference-train"):
         evaluate_pairs(str(tiny_model), str(other), limit=2)
+
+
+def test_a_trained_checkpoint_carries_the_settings_its_data_were_built_with(
+    tiny_model, got_train, tmp_path
+):
+    """train writes r1track_tracker.json from the data's build record: `track` and `eval` then
+    use the crop size, context, prompt and pixels it was trained on without flags."""
+    from r1track.cli import _tracker_config, build_parser
+    from r1track.models import read_settings
+
+    data = tmp_path / "data"
+    sampling = SamplingConfig(sizes=(112,), context_range=(3, 3), max_gap=5, template_jitter=0)
+    config = BuildConfig(
+        "got10k", str(got_train), num_samples=8, prompt="nano", val_fraction=0.25,
+        sampling=sampling, image_format="png",
+    )  # fmt: skip
+    build_dataset(config, data, workers=1, progress=False)
+    out = tmp_path / "sft"
+    assert _train("sft", tiny_model, data, out, "optim.max_steps=1") == 0
+    assert read_settings(str(out)) == {
+        "prompt": "nano",
+        "think": False,
+        "layout": "r1track",
+        "coord_tint": 0.0,
+        "resize": "cv2",
+        "image_format": "png",
+        "crop_size": 112,
+        "context": 3.0,
+    }
+    track = ["eval", "--dataset", "got10k", "--root", "r", "--model", str(out), "--out", "o"]
+    tracker = _tracker_config(build_parser().parse_args(track))
+    assert (tracker.crop_size, tracker.search_factor, tracker.prompt) == (112, 3.0, "nano")
+    assert (tracker.image_format, tracker.template_factor) == ("png", 3.0)

@@ -266,6 +266,46 @@ def _note(text: str) -> None:
         print(f"r1track: note: {text}", file=sys.stderr)
 
 
+def settings_from_build(data_path: str | Path) -> dict:
+    """The tracking settings a `data build` dataset was made with (its r1track_build.json), as
+    `r1track_tracker.json` keys: prompt, think, layout, tint, resize, image format, and the crop
+    size and context factor when the build used one of each. {} for data without that record
+    (`data import`). Builds from before a setting existed get the value they were made with."""
+    from r1track.training.data import BUILD_INFO
+
+    path = Path(data_path) / BUILD_INFO
+    build = json.loads(path.read_text()).get("config") if path.is_file() else None
+    if not build:
+        return {}
+    sampling = build["sampling"]
+    settings = {
+        "prompt": build["prompt"],
+        "think": build["think"],
+        "layout": build.get("layout", "r1track"),
+        "coord_tint": sampling["coord_tint"],
+        "resize": sampling.get("resize", "pil"),
+        "image_format": build.get("image_format", "jpeg"),
+    }
+    if len(sampling["sizes"]) == 1:
+        settings["crop_size"] = sampling["sizes"][0]
+    low, high = sampling["context_range"]
+    context = sampling.get("template_context") or (low if low == high else None)
+    if context is not None:
+        settings["context"] = context
+    return settings
+
+
+def write_trained_settings(out: Path, base_path: str, data_path: str) -> None:
+    """`r1track_tracker.json` for a trained checkpoint: the base model's settings (a bundle being
+    fine-tuned), updated with those its training data were built with, so that `track` and `eval`
+    use the geometry and prompt it was trained on without flags."""
+    from r1track.models import read_settings, write_settings
+
+    settings = {**read_settings(base_path), **settings_from_build(data_path)}
+    if settings:
+        write_settings(out, **settings)
+
+
 def _save(trainer, model, processor, config: TrainConfig, base_path: str, metrics: dict) -> Path:
     """Write the final checkpoint the tracker loads: weights or adapter, processor, config."""
     from r1track.backends.processor import save_processor
@@ -284,6 +324,7 @@ def _save(trainer, model, processor, config: TrainConfig, base_path: str, metric
     else:
         trainer.save_model(str(out))
     save_processor(processor, out)
+    write_trained_settings(out, base_path, config.data.path)
     info = {"config": asdict(config), "metrics": metrics}
     (out / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return out

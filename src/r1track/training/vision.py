@@ -35,7 +35,7 @@ import numpy as np
 
 from r1track.errors import UserError
 from r1track.training.config import TrainConfig, check_config
-from r1track.training.trainers import TRAIN_INFO, load_data, load_model
+from r1track.training.trainers import TRAIN_INFO, load_data, load_model, write_trained_settings
 
 VISION_STATE = "vision_state.pt"
 
@@ -223,6 +223,7 @@ def run_vision(config: TrainConfig) -> Path:
                 shutil.copy2(item, out / item.name)
     model.save_pretrained(out)
     save_processor(processor, out)
+    write_trained_settings(out, base, config.data.path)
     metrics = {"heldout_r2_box": [round(float(x), 4) for x in r2], "mean_token_norm": before}
     info = {"config": asdict(config), "metrics": metrics}
     (out / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n")
