@@ -29,6 +29,7 @@ def run_cli(*args, cwd=None):
     )
 
 
+@pytest.mark.slow
 def test_track_writes_boxes_records_and_overlay(tiny_model, synth_video, tmp_path):
     video, boxes = synth_video
     out = tmp_path / "out"
@@ -224,6 +225,7 @@ def test_unknown_checkpoint_notice_comes_after_the_checks(tiny_model, tmp_path, 
     ]
 
 
+@pytest.mark.slow
 def test_every_bad_input_is_one_line_and_exit_2(tmp_path, synth_video, tiny_model):
     video, _ = synth_video
     cases = _bad_inputs(tmp_path, video, tiny_model)
@@ -298,6 +300,7 @@ def test_dev_tools(tmp_path):
     assert isinstance(backend.generate([GenerationRequest((), "hi", 3)])[0], str)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
 )
@@ -357,6 +360,7 @@ def test_interrupted_run_keeps_every_finished_frame(tiny_model, tmp_path, signam
     )
 
 
+@pytest.mark.slow
 def test_checkpoint_settings_are_used_unless_a_flag_overrides(tiny_model, synth_video, tmp_path):
     import shutil
 
@@ -653,6 +657,7 @@ def _wait_for_lines(path: Path, count: int, proc, seconds: float = 120) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_a_request_hangs_stops_at_once(chat_server, synth_video, tmp_path):
     """Ctrl-C with the openai backend and a server that never answers: exit 130 at once (not
     after --timeout), with frame 0 kept in all three outputs."""

@@ -191,6 +191,7 @@ def _eval_cmd(root, url, out, *extra):
     ]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_identical_results(tmp_path, chat_server):
     root = tmp_path / "data"
     names = write_got10k(root, "val", num_seqs=4, length=12)

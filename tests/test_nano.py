@@ -34,6 +34,7 @@ def test_nano_is_small_and_carries_its_settings():
     assert settings["prompt"] == "nano" and settings["crop_size"] == 112
 
 
+@pytest.mark.slow
 def test_nano_tracks_the_demo_clip_far_better_than_not_moving(tmp_path):
     # run from a directory that is not the repository, offline, by name only
     truth = np.loadtxt(ASSETS / "demo.groundtruth.txt", delimiter=",")

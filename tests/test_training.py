@@ -565,6 +565,7 @@ def test_lora_on_the_vision_tower_as_the_reference_sft(tiny_model, built, tmp_pa
     assert torch_allclose(merged[patch], base[patch])  # and nothing else of it was trained
 
 
+@pytest.mark.slow
 def test_grpo_under_torchrun_ddp(tiny_model, built, tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
@@ -635,6 +636,7 @@ RESUME_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", RESUME_CASES)
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(
     case, tiny_model, sft_model, built, vision_data, tmp_path, request
