@@ -66,7 +66,7 @@ def model_identity(model: str) -> str:
     return model
 
 
-# The released R1-Track checkpoints (README; reference doc, section 1) and what they were trained
+# Released R1-Track checkpoints (docs/tracking.md; reference doc, section 1) and what they trained
 # on: task text, think mode, and the layout of their training (`reference-train`: EasyR1 for the
 # GRPO ones, LLaMA-Factory's `<image>` markers for the SFT adapters). The published AO was
 # measured with `reference-eval`; docs/fidelity.md says why the default is the training layout.
