@@ -1,0 +1,226 @@
+"""Helpers the command groups share: the model flags, the tracker settings they give, the
+backend they load, and checks and messages in the user's terms."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from r1track.errors import UserError, shorten
+from r1track.prompts import LAYOUTS, PROMPT_VARIANTS
+
+# Qwen-VL's processors resize every image to sides that are multiples of 28 (patch 14 x merge 2):
+# an image budget below one such square cannot hold an image.
+MIN_MAX_PIXELS = 28 * 28
+# Tracker settings (TrackerConfig fields) and the flag, or r1track_tracker.json key, of each.
+SETTING_KEYS = {"template_factor": "context", "search_factor": "context"}
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.replace(" ", "").split(",")
+    if "" in parts and len(parts) > 1:
+        raise UserError(f"--bbox {shorten(text)}: an empty field; expected X,Y,W,H")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise UserError(f"--bbox {shorten(text)}: expected four numbers X,Y,W,H") from None
+    if len(values) != 4:
+        raise UserError(f"--bbox {shorten(text)}: expected four numbers X,Y,W,H, got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"--bbox {shorten(text)}: expected four finite numbers X,Y,W,H")
+    return values  # type: ignore[return-value]
+
+
+def _check_model_args(args: argparse.Namespace) -> None:
+    """Model flags the library would only trip over later (after writing the first frame, or
+    as a ZeroDivisionError): refused up front, naming the flag."""
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.max_pixels is not None and args.max_pixels < MIN_MAX_PIXELS:
+        raise UserError(
+            f"--max-pixels must be at least {MIN_MAX_PIXELS} (one 28x28 image patch), "
+            f"got {args.max_pixels}"
+        )
+    if args.backend == "hf":
+        from r1track.backends.hf import check_device
+
+        check_device(args.device)
+
+
+def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
+    """A tracker setting's error in the user's terms: the flag that set the value, or the
+    checkpoint's r1track_tracker.json when the value came from there (not a field name)."""
+    from r1track.tracker import SettingError
+
+    if not isinstance(exc, SettingError):
+        return str(exc)
+    key = SETTING_KEYS.get(exc.field, exc.field)
+    model = getattr(args, "model", None)
+    if getattr(args, key, None) is None and model and getattr(args, "backend", None) == "hf":
+        from r1track.models import SETTINGS_FILE, read_settings
+
+        if key in read_settings(model):
+            return f"{Path(model) / SETTINGS_FILE}: {exc}"
+    return f"--{key.replace('_', '-')} {exc.rule}"
+
+
+def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
+    from r1track.backends import BACKENDS
+    from r1track.backends.openai_api import SERVER_PROFILES
+    from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
+
+    model_help = "checkpoint directory or Hub id (hf), or served model name (openai)"
+    if baseline:  # --model or --baseline, exactly one
+        from r1track.baselines import BASELINES
+
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--model", help=model_help)
+        who.add_argument(
+            "--baseline", choices=BASELINES, help="no model: no-motion returns the first box"
+        )
+    else:
+        p.add_argument("--model", required=True, help=model_help)
+    first = len(p._actions)
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="hf",
+        help="hf: in-process transformers; openai: a server",
+    )
+    p.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument(
+        "--server",
+        choices=SERVER_PROFILES,
+        default="openai",
+        help="openai backend: openai sends only standard chat-completions fields (any server); "
+        "vllm adds vLLM's include_stop_str_in_output and repetition_penalty 1.0 (default: openai)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="hf backend: cpu, cuda, cuda:1, ... (default: auto)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="openai backend: seconds per request"
+    )
+    p.add_argument(
+        "--max-pixels", type=int, help="openai backend: the server processor's max_pixels"
+    )
+    # These default to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
+    p.add_argument(
+        "--prompt", choices=PROMPT_VARIANTS, help="prompt the checkpoint was trained on (5k)"
+    )
+    p.add_argument(
+        "--think",
+        action=argparse.BooleanOptionalAction,
+        help="think checkpoints: ask for <think> and <answer> (off)",
+    )
+    p.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        help="where images and text go in the message, as the checkpoint was trained "
+        "(released checkpoints: reference-train; others: r1track; see docs/fidelity.md)",
+    )
+    p.add_argument(
+        "--crop-size", type=int, help="template and search crop side, multiple of 28 (336)"
+    )
+    p.add_argument("--context", type=float, help="crop side / sqrt(box area) (4.0)")
+    p.add_argument(
+        "--coord-tint",
+        type=float,
+        help="blend a coordinate ramp into the images, for checkpoints trained with it (0)",
+    )
+    p.add_argument(
+        "--scale-lr",
+        type=float,
+        help="share of each answer's size change the track takes, 0..1 (1: all of it)",
+    )
+    p.add_argument(
+        "--views",
+        type=int,
+        help="test-time views per frame, 1-4 (crops as cut, then mirrored); consensus answer (1)",
+    )
+    p.add_argument(
+        "--resize",
+        choices=RESIZE_METHODS,
+        help="crop resampling: cv2 (OpenCV INTER_LINEAR, as R1-Track) or pil (antialiased) (cv2)",
+    )
+    p.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        help="images to the model: jpeg (quality 95, as R1-Track) or png (lossless) (jpeg)",
+    )
+    p.add_argument(
+        "--no-template-reuse",
+        action="store_true",
+        help="hf backend: recompute the template every frame (default: encode and prefill it once)",
+    )
+    # Every flag above configures a model; a baseline refuses them rather than ignore them.
+    model_only = {a.dest: (a.option_strings[0], a.default) for a in p._actions[first:]}
+    p.set_defaults(model_only=model_only)
+
+
+def _refuse_model_flags(args: argparse.Namespace) -> None:
+    """A baseline has no model: a model flag given with it is a mistake, said in one line."""
+    given = [
+        flag for dest, (flag, default) in args.model_only.items() if getattr(args, dest) != default
+    ]
+    if given:
+        raise UserError(f"--baseline {args.baseline} takes no model flags: drop {', '.join(given)}")
+
+
+def _setting_flags(args: argparse.Namespace) -> dict:
+    from r1track.models import SETTINGS_KEYS
+
+    return {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag of that name
+
+
+def _tracker_config(args: argparse.Namespace):
+    """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else a released
+    checkpoint's known settings, else the defaults."""
+    from r1track.tracker import TrackerConfig
+
+    # A served model is known by its name only (a released Hub id); hf reads its directory too.
+    return TrackerConfig.for_checkpoint(
+        args.model, served=args.backend != "hf", **_setting_flags(args)
+    )
+
+
+def _notice_guessed_settings(args: argparse.Namespace) -> None:
+    """Once the inputs are checked: say which prompt, think mode and layout a model gets that
+    r1track does not know (one line; nothing for a released or self-describing checkpoint)."""
+    from r1track.tracker import notice_guessed_settings
+
+    notice_guessed_settings(args.model, args.backend != "hf", **_setting_flags(args))
+
+
+def _resolve_model(args: argparse.Namespace) -> None:
+    """`--model nano` (a bundled model) becomes its directory, for the hf backend."""
+    from r1track.models import resolve_model
+
+    if args.backend == "hf":
+        args.model = resolve_model(args.model)
+
+
+def _backend(args: argparse.Namespace, batch_size: int = 8):
+    from r1track.backends import load_backend
+
+    return load_backend(
+        args.backend,
+        args.model,
+        base_url=args.base_url,
+        server=args.server,
+        device=args.device,
+        batch_size=batch_size,
+        timeout=args.timeout,
+        max_pixels=args.max_pixels,
+        reuse_template=not args.no_template_reuse,
+    )
+
+
+def _refuse_non_empty(path: Path, label: str, instead: str) -> None:
+    """Refuse to write into a folder that already has content: files of another run would stay
+    mixed in with the new ones (a dataset's old frames, a model's old weights)."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{label}: {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise UserError(f"{label}: {path}/ exists and is not empty; {instead}")

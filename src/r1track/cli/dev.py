@@ -1,0 +1,133 @@
+"""`r1track dev tiny-model`, `bundle` and `synth-video`: developer tools."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from r1track.cli.common import _refuse_non_empty
+from r1track.errors import UserError
+from r1track.paths import check_out_dir, check_out_file
+from r1track.prompts import LAYOUTS, PROMPT_VARIANTS
+
+
+def _cmd_tiny_model(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from r1track.dev.tiny_model import SIZES, build_tiny_model
+
+    check_out_dir(args.dir, "dev tiny-model DIR")
+    _refuse_non_empty(Path(args.dir), "dev tiny-model DIR", "use another DIR or remove it")
+    out = build_tiny_model(args.dir, replace(SIZES[args.size], seed=args.seed))
+    print(f"wrote a tiny random Qwen2.5-VL checkpoint to {out}/ (untrained: its answers are noise)")
+    return 0
+
+
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from r1track.models import bundle_checkpoint
+    from r1track.tracker import TrackerConfig
+
+    # validates the settings the way the tracker will read them
+    TrackerConfig(
+        crop_size=args.crop_size,
+        template_factor=args.context,
+        search_factor=args.context,
+        coord_tint=args.coord_tint,
+        scale_lr=args.scale_lr,
+        views=args.views,
+        resize=args.resize,
+        image_format=args.image_format,
+        layout=args.layout,
+    )
+    check_out_dir(args.out, "output directory")
+    out = bundle_checkpoint(
+        args.checkpoint,
+        args.out,
+        crop_size=args.crop_size,
+        context=args.context,
+        prompt=args.prompt,
+        think=args.think,
+        coord_tint=args.coord_tint,
+        scale_lr=args.scale_lr,
+        views=args.views,
+        resize=args.resize,
+        image_format=args.image_format,
+        layout=args.layout,
+    )
+    size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
+    print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
+    return 0
+
+
+# Containers `dev synth-video` writes (PyAV picks the format from the ending).
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
+
+
+def _cmd_synth_video(args: argparse.Namespace) -> int:
+    from r1track.dev.synth_video import write_synth_video
+
+    if args.frames < 1 or args.width < 32 or args.height < 32:
+        raise UserError("need --frames >= 1 and --width/--height >= 32")
+    check_out_file(args.out, "output video", VIDEO_SUFFIXES)
+    video, gt = write_synth_video(
+        args.out, args.frames, args.width, args.height, args.seed, kind=args.kind
+    )
+    first = gt.read_text().splitlines()[0]
+    print(f"wrote {video} ({args.frames} frames) and {gt}; first box x,y,w,h = {first}")
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add this group's commands and their arguments to `r1track`'s subcommands."""
+    from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
+
+    dev = commands.add_parser("dev", help="developer tools: tiny model, synthetic video")
+    dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="TOOL")
+    tiny = dev_commands.add_parser("tiny-model", help="write a tiny random Qwen2.5-VL checkpoint")
+    tiny.add_argument("dir", help="output directory")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument(
+        "--size",
+        choices=("tiny", "small", "nano"),
+        default="tiny",
+        help="small: 27M parameters (speed measurements); nano: 7.4M (r1track-nano's start)",
+    )
+    tiny.set_defaults(func=_cmd_tiny_model)
+    bundle = dev_commands.add_parser(
+        "bundle", help="copy a trained checkpoint with its tracking settings (for --model NAME)"
+    )
+    bundle.add_argument("checkpoint", help="trained checkpoint directory")
+    bundle.add_argument("out", help="output directory (replaced)")
+    bundle.add_argument("--crop-size", type=int, required=True)
+    bundle.add_argument("--context", type=float, required=True)
+    bundle.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
+    bundle.add_argument("--think", action="store_true")
+    bundle.add_argument(
+        "--layout", choices=LAYOUTS, default="r1track", help="message layout it was trained on"
+    )
+    bundle.add_argument("--coord-tint", type=float, default=0.0)
+    bundle.add_argument("--scale-lr", type=float, default=1.0)
+    bundle.add_argument("--views", type=int, default=1)
+    bundle.add_argument(
+        "--resize", choices=RESIZE_METHODS, default="cv2", help="crop resampling it was trained on"
+    )
+    bundle.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        default="jpeg",
+        help="images it was trained on: jpeg (data build's default) or png",
+    )
+    bundle.set_defaults(func=_cmd_bundle)
+    synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
+    synth.add_argument("out", help="output video path, e.g. demo.mp4")
+    synth.add_argument("--frames", type=int, default=48)
+    synth.add_argument("--width", type=int, default=640)
+    synth.add_argument("--height", type=int, default=360)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument(
+        "--kind",
+        choices=("simple", "dataset"),
+        default="simple",
+        help="dataset: a `data synth` scene (clutter, a look-alike), as nano is trained on",
+    )
+    synth.set_defaults(func=_cmd_synth_video)
