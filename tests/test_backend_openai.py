@@ -104,9 +104,8 @@ def test_requests_run_concurrently_and_keep_order(chat_server):
     server = chat_server(lambda body: decode_request(body)[1], delay=0.3)
     backend = OpenAIBackend(server.url, "m", concurrency=8)
     requests = [GenerationRequest(REQUEST.images, f"q{i}", 5) for i in range(8)]
-    t0 = time.perf_counter()
     assert backend.generate(requests) == [f"q{i}" for i in range(8)]
-    assert time.perf_counter() - t0 < 8 * 0.3 / 2
+    # concurrency is read from the server itself (a wall-clock bound failed on a loaded machine)
     assert server.max_active >= 4
 
 
