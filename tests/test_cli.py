@@ -477,6 +477,13 @@ def bad_input_env(tmp_path_factory, synth_video, tiny_model):
 
 _TRACK = ["track", "{video}", "--bbox", "100,50,40,30", "--model", "{model}", "--crop-size", "112"]
 _OPENAI = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"]
+
+
+def _track_box(bbox: str, model: str = "{model}") -> list[str]:
+    """`track` of the test video from `bbox` with `model`, into {out}."""
+    return ["track", "{video}", "--bbox", bbox, "--model", model, "--out", "{out}"]
+
+
 _EVAL = ["eval", "--dataset", "got10k", "--root", "{tmp}/got10k", "--model", "{model}"]
 _BUILD = ["data", "build", "--dataset", "got10k", "--root", "{tmp}/got10k", "--split", "val"]
 _SFT = ["train", "sft", "--config", "{cfg}", "output_dir={out}"]
@@ -520,23 +527,23 @@ BAD_COMMANDS = {
     "device mps": ([*_TRACK, "--device", "mps", "--out", "{out}"], "MPS (Apple GPU) is not"),
     "device foo": ([*_TRACK, "--device", "foo", "--out", "{out}"], "not a valid device"),
     "truncated weights": (
-        ["track", "{video}", "--bbox", "100,50,40,30", "--model", "{truncated}", "--out", "{out}"],
+        _track_box("100,50,40,30", "{truncated}"),
         "truncated/model.safetensors: truncated",
     ),
     "bbox 1e308": (
-        ["track", "{video}", "--bbox", "10,10,1e308,1e308", "--model", "{model}", "--out", "{out}"],
+        _track_box("10,10,1e308,1e308"),
         "lies mostly outside the 320x192 frame",
     ),
     "bbox 1e9": (
-        ["track", "{video}", "--bbox", "10,10,1e9,1e9", "--model", "{model}", "--out", "{out}"],
+        _track_box("10,10,1e9,1e9"),
         "lies mostly outside the 320x192 frame",
     ),
     "bbox inf": (
-        ["track", "{video}", "--bbox", "10,10,inf,5", "--model", "{model}", "--out", "{out}"],
+        _track_box("10,10,inf,5"),
         "expected four finite numbers",
     ),
     "bbox empty field": (
-        ["track", "{video}", "--bbox", "10,,10,40,40", "--model", "{model}", "--out", "{out}"],
+        _track_box("10,,10,40,40"),
         "an empty field",
     ),
     "train flag it does not take": (  # the overrides after it are not listed as unrecognized

@@ -24,36 +24,13 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_bundle(args: argparse.Namespace) -> int:
-    from r1track.models import bundle_checkpoint
+    from r1track.models import SETTINGS_KEYS, bundle_checkpoint
     from r1track.tracker import TrackerConfig
 
-    # validates the settings the way the tracker will read them
-    TrackerConfig(
-        crop_size=args.crop_size,
-        template_factor=args.context,
-        search_factor=args.context,
-        coord_tint=args.coord_tint,
-        scale_lr=args.scale_lr,
-        views=args.views,
-        resize=args.resize,
-        image_format=args.image_format,
-        layout=args.layout,
-    )
+    settings = {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag
+    TrackerConfig.for_checkpoint(None, **settings)  # checked the way the tracker will read them
     check_out_dir(args.out, "output directory")
-    out = bundle_checkpoint(
-        args.checkpoint,
-        args.out,
-        crop_size=args.crop_size,
-        context=args.context,
-        prompt=args.prompt,
-        think=args.think,
-        coord_tint=args.coord_tint,
-        scale_lr=args.scale_lr,
-        views=args.views,
-        resize=args.resize,
-        image_format=args.image_format,
-        layout=args.layout,
-    )
+    out = bundle_checkpoint(args.checkpoint, args.out, **settings)
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
     return 0

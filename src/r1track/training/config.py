@@ -105,7 +105,9 @@ class SFTSection:
 @dataclass
 class GRPOSection:
     reward: str = "nothink"
-    """nothink, think (R1-Track's rewards), iou, giou, format (a bare list of numbers), or
+    """nothink, think (R1-Track's rewards), think_v1 (the think reward before the reference's
+    mid-May revision, which trained the released GRPO checkpoints), iou, giou, format (a bare
+    list of numbers), or
     r1track's own: giou_l1 (GIoU + coordinate L1), giou_size (GIoU - log size error), l1
     (coordinate L1 alone, no size bias), hit (the answer's centre inside the true box)."""
     num_generations: int = 5

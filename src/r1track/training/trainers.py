@@ -238,20 +238,25 @@ def checkpoint_problem(checkpoint: Path) -> str | None:
     return None
 
 
+def numbered_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """The `checkpoint-N` folders of an output directory with their step N, oldest first (the
+    Trainer's naming; `train vision` uses it too)."""
+    found = []
+    for path in out.glob("checkpoint-*") if out.is_dir() else []:
+        step = path.name.removeprefix("checkpoint-")
+        if path.is_dir() and step.isdigit():
+            found.append((int(step), path))
+    return sorted(found)
+
+
 def resume_checkpoint(config: TrainConfig) -> str | None:
     """The newest complete `checkpoint-N` of `output_dir` to resume from (None: start afresh).
     Newer incomplete ones are passed over, each with a one-line note."""
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
     out = Path(config.output_dir)
-    if not (config.resume and out.is_dir()):
+    if not config.resume:
         return None
-    found = []
-    for path in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
-        step = path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
-        if path.is_dir() and step.isdigit():
-            found.append((int(step), path))
-    for _, path in sorted(found, reverse=True):
+    found = numbered_checkpoints(out)
+    for _, path in reversed(found):
         problem = checkpoint_problem(path)
         if problem is None:
             return str(path)

@@ -35,7 +35,13 @@ import numpy as np
 
 from r1track.errors import UserError
 from r1track.training.config import TrainConfig, check_config
-from r1track.training.trainers import TRAIN_INFO, load_data, load_model, write_trained_settings
+from r1track.training.trainers import (
+    TRAIN_INFO,
+    load_data,
+    load_model,
+    numbered_checkpoints,
+    write_trained_settings,
+)
 
 VISION_STATE = "vision_state.pt"
 
@@ -79,12 +85,9 @@ def _scheduler(optimizer, optim):
 
 def _checkpoints(out: Path) -> list[tuple[int, Path]]:
     """`checkpoint-N` folders of a vision run that hold a complete state, oldest first."""
-    found = []
-    for path in out.glob("checkpoint-*") if out.is_dir() else []:
-        step = path.name.removeprefix("checkpoint-")
-        if step.isdigit() and (path / VISION_STATE).is_file():
-            found.append((int(step), path))
-    return sorted(found)
+    return [
+        (step, path) for step, path in numbered_checkpoints(out) if (path / VISION_STATE).is_file()
+    ]
 
 
 def _save_state(out: Path, step: int, state: dict, keep: int | None) -> None:
