@@ -44,11 +44,13 @@ test: $(STAMP)
 # Every step is skipped when its output exists and training resumes from its last checkpoint,
 # so an interrupted `make nano` continues where it stopped. Log of each run: benchmarks/nano.md.
 N := .cache/nano
-# nano was trained on Pillow-resized crops stored as JPEG q95, and tracks on lossless crops:
-# `--resize pil` here and in NANO_TRACK / the bundle (the defaults, cv2, are R1-Track's).
+# The data builds are where nano's geometry is said (crop 112, context 3, prompt nano, Pillow
+# resizing): `train` writes each run's r1track_tracker.json from its data's build record, and
+# `eval` and `dev bundle` read it from there. The one flag on top: nano was trained on crops
+# stored as JPEG q95 and tracks on lossless ones (`--image-format png`; benchmarks/layouts.py).
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
 	--context-range 3,3 --max-gap 20 --prompt nano --resize pil --image-format jpeg
-NANO_TRACK := --crop-size 112 --context 3 --prompt nano --resize pil --image-format png --batch 8
+NANO_TRACK := --image-format png --batch 8
 # The stage that ships: GRPO from SFT stage F (benchmarks/nano.md, experiment 12).
 NANO_BUNDLED := runs/nano-grpo-f
 nano: $(STAMP)
@@ -90,8 +92,7 @@ nano: $(STAMP)
 		--jitter 0.25 --template-jitter 0 --num-samples 40000
 	@test -f runs/nano-sft-f/r1track_train.json || $(R1) train sft --config configs/nano/sft-f.yaml
 	@test -f runs/nano-grpo-f/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
-	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --crop-size 112 --context 3 \
-		--prompt nano --resize pil --image-format png
+	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png
 	@date +"nano: done %F %T"
 
 # The held-out evaluation of benchmarks/nano.md: harder settings, a seed no training set uses.

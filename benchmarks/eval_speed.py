@@ -61,7 +61,7 @@ def main() -> None:
     from r1track.datasets import load_dataset
     from r1track.dev.fake_server import FakeChatServer
     from r1track.dev.tiny_model import build_tiny_model
-    from r1track.tracker import Tracker
+    from r1track.tracking import Tracker
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

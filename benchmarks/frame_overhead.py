@@ -1,8 +1,9 @@
 """Per-frame time outside the model, and peak memory vs video length (issue: core tracker).
 
-Runs the same loop as `r1track track` (decode -> crop -> backend -> parse -> write boxes, jsonl and
-overlay) on a synthetic 640x360 video with the tiny random model, once per video length, each in
-a fresh process so that peak RSS is that run's own. Prints a Markdown table and writes JSON.
+Runs the loop `r1track track` runs (`run_tracks`: decode -> crop -> backend -> parse -> write
+boxes, jsonl and overlay) on a synthetic 640x360 video with the tiny random model, once per video
+length, each in a fresh process so that peak RSS is that run's own.
+Prints a Markdown table and writes JSON.
 
     python benchmarks/frame_overhead.py [--lengths 200 2000] [--out FILE.json]
 
@@ -28,26 +29,29 @@ def run_one(video: str, gt: str, model: str, out_dir: str) -> dict:
 
     from r1track.backends.hf import HFBackend
     from r1track.outputs import TrackWriter
-    from r1track.tracker import Tracker
+    from r1track.tracking import Tracker, TrackJob, run_tracks
     from r1track.video import open_frames
 
     bbox = [float(v) for v in Path(gt).read_text().split()[0].split(",")]
     tracker = Tracker(HFBackend(model, device="cpu"))
     source = open_frames(video)
-    frames = iter(source)
     rss_after_start = None
     totals, models = [], []
     with TrackWriter(out_dir, fps=source.fps) as writer:
         t = time.perf_counter()
-        first = next(frames)
-        state, result = tracker.start(first, bbox=bbox)
-        writer.write(first, result)
-        for frame in frames:  # the clock runs across decode, step and write
-            result = tracker.step(state, frame)
-            writer.write(frame, result)
+        # the clock runs across decode, step and write: the loop reads each frame itself
+        for event in run_tracks(tracker, [TrackJob(source, bbox=bbox)]):
+            if event.error is not None:
+                raise event.error
+            if event.result is None:
+                continue
+            writer.write(event.frame, event.result)
+            if event.result.index == 0:
+                t = time.perf_counter()
+                continue
             now = time.perf_counter()
             totals.append(now - t)
-            models.append(result.model_seconds)
+            models.append(event.result.model_seconds)
             t = now
             if rss_after_start is None and len(totals) == 20:
                 rss_after_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

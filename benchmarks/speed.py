@@ -56,30 +56,36 @@ def limit_seconds(backend, request, n_tokens: int) -> float:
 def run(backend, frames, box, crop: int, think: bool, reuse: bool, tokens: int, limit: bool):
     from r1track.backends.base import GenerationRequest
     from r1track.geometry import crop_image, crop_window
-    from r1track.tracker import Tracker, TrackerConfig
+    from r1track.tracking import Tracker, TrackerConfig, TrackJob, run_tracks
 
     backend.reuse_template = reuse
     tracker = Tracker(backend, TrackerConfig(crop_size=crop, think=think, max_new_tokens=tokens))
-    state, _ = tracker.start(frames[0], bbox=box)
-    tracker.step(state, frames[1])  # warm-up (and the prefix, when reused)
     walls, limits, generated = [], [], []
-    for frame in frames[2:]:
-        search_box = state.box.copy()
+    job = TrackJob(frames, bbox=box)
+    t0, search_box = time.perf_counter(), None
+    for event in run_tracks(tracker, [job]):  # the loop `track` and `eval` run
+        if event.error is not None:
+            raise event.error
+        if event.result is None:
+            continue
+        wall = time.perf_counter() - t0
+        # frame 0 starts the track, frame 1 warms up (and makes the prefix, when reused)
+        if event.result.index >= 2:
+            walls.append(wall)
+            generated.append(backend.last_generated[0])
+            if limit and search_box is not None:
+                window = crop_window(search_box, tracker.config.search_factor, crop)
+                request = GenerationRequest(
+                    (job.state.template, crop_image(event.frame, window)),
+                    job.state.prompt,
+                    tokens,
+                    prefix_key=job.state.key,
+                    think=think,
+                    layout=tracker.config.layout,
+                )
+                limits.append(limit_seconds(backend, request, generated[-1]))
+        search_box = job.state.box.copy()  # where the next frame's search crop is cut
         t0 = time.perf_counter()
-        tracker.step(state, frame)
-        walls.append(time.perf_counter() - t0)
-        generated.append(backend.last_generated[0])
-        if limit:
-            window = crop_window(search_box, tracker.config.search_factor, crop)
-            request = GenerationRequest(
-                (state.template, crop_image(frame, window)),
-                state.prompt,
-                tokens,
-                prefix_key=state.key,
-                think=think,
-                layout=tracker.config.layout,
-            )
-            limits.append(limit_seconds(backend, request, generated[-1]))
     row = {
         "crop": crop,
         "think": think,

@@ -11,7 +11,7 @@ from PIL import Image
 from r1track.backends.base import GenerationRequest
 from r1track.backends.hf import HFBackend
 from r1track.errors import UserError
-from r1track.tracker import Tracker, TrackerConfig
+from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
 

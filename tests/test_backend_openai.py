@@ -16,7 +16,7 @@ from r1track.backends.openai_api import OpenAIBackend, end_at_stop
 from r1track.cli import main
 from r1track.dev.fake_server import STANDARD_CHAT_FIELDS, nonstandard_fields
 from r1track.errors import BackendError
-from r1track.tracker import Tracker, TrackerConfig
+from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
 REQUEST = GenerationRequest((Image.new("RGB", (56, 56), (1, 2, 3)),), "where?", 7)

@@ -754,7 +754,7 @@ def test_ctrl_c_inside_the_overlay_encoder_finishes_that_frame_everywhere(
     import signal
 
     from r1track.outputs import TrackWriter
-    from r1track.tracker import FrameResult
+    from r1track.tracking import FrameResult
     from r1track.video import open_frames
 
     video, boxes = synth_video

@@ -33,7 +33,7 @@ from r1track.evaluation.pack import pack_got10k
 from r1track.evaluation.report import score_run
 from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
 from r1track.outputs import format_xywh
-from r1track.tracker import Tracker, TrackerConfig
+from r1track.tracking import Tracker, TrackerConfig
 
 CONFIG = TrackerConfig(crop_size=112)
 

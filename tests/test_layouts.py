@@ -15,7 +15,7 @@ from r1track.backends.openai_api import OpenAIBackend
 from r1track.errors import UserError
 from r1track.models import KNOWN_CHECKPOINTS, write_settings
 from r1track.prompts import LAYOUTS, THINK_INSTRUCTION, chat_messages, tracking_prompt
-from r1track.tracker import TrackerConfig
+from r1track.tracking import TrackerConfig
 
 TASK_100K = tracking_prompt((241, 66, 329, 154), "100k")
 IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
@@ -181,7 +181,8 @@ def test_released_values_fill_what_a_settings_file_leaves_out(tiny_model, tmp_pa
 
 def test_an_unknown_checkpoint_gets_a_notice_once(tiny_model, tmp_path, capsys):
     from r1track.backends import load_backend
-    from r1track.tracker import Tracker, guessed_settings, notice_guessed_settings
+    from r1track.tracking import Tracker
+    from r1track.tracking.settings import guessed_settings, notice_guessed_settings
 
     model = tmp_path / "my-finetune"
     shutil.copytree(tiny_model, model)

@@ -64,7 +64,7 @@ def test_the_readme_python_snippet_with_nano_gives_usable_answers():
     from itertools import islice
 
     from r1track.backends import load_backend
-    from r1track.tracker import Tracker
+    from r1track.tracking import Tracker
     from r1track.video import open_frames
 
     truth = np.loadtxt(ASSETS / "demo.groundtruth.txt", delimiter=",")

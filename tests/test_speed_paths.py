@@ -12,7 +12,7 @@ from r1track.backends import openai_api
 from r1track.backends.base import GenerationRequest
 from r1track.backends.openai_api import OpenAIBackend
 from r1track.prompts import STOP_STRINGS, parse_box
-from r1track.tracker import Tracker, TrackerConfig
+from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
 

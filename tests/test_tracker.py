@@ -13,7 +13,8 @@ from r1track.backends.base import PixelLimits
 from r1track.errors import UserError
 from r1track.geometry import crop_window, iou_xyxy, sent_jpeg, xywh_to_xyxy
 from r1track.prompts import parse_box, tracking_prompt
-from r1track.tracker import GroundingError, Tracker, TrackerConfig, damp_size
+from r1track.tracking import AnswerCounts, GroundingError, Tracker, TrackerConfig
+from r1track.tracking.tracker import damp_size
 
 
 def test_tracks_a_moving_target_through_crop_and_back(scripted):
@@ -67,7 +68,14 @@ def test_unusable_answers_keep_the_last_frame_space_box(scripted):
     assert [r.parsed for r in results] == [True, False, True, True, True]
     # fallbacks repeat the last frame-space box exactly
     assert results[1].box == results[0].box == results[2].box == results[3].box
-    assert state.counts == {"unparsed": 1, "degenerate": 1, "outside_crop": 1, "outside_frame": 0}
+    counts = AnswerCounts.of(results)
+    assert counts.by_reason == {
+        "unparsed": 1,
+        "degenerate": 1,
+        "outside_crop": 1,
+        "outside_frame": 0,
+    }
+    assert (counts.answers, counts.unparsed, counts.fallbacks) == (5, 1, 3)
     # after three fallbacks the target moved ~70 px; the search window around the last
     # frame-space box still holds it and the oracle's answer maps back onto it
     assert float(iou_xyxy(xywh_to_xyxy(results[4].box), boxes[5])) > 0.85

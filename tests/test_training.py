@@ -448,7 +448,7 @@ def _train(kind, tiny_model, built, out, *overrides) -> int:
 
 def _tracks(model_dir: Path, synth_video) -> list:
     from r1track.backends.hf import HFBackend
-    from r1track.tracker import Tracker, TrackerConfig
+    from r1track.tracking import Tracker, TrackerConfig
     from r1track.video import open_frames
 
     video, boxes = synth_video

@@ -26,7 +26,7 @@ import pytest
 from r1track.backends.hf import HFBackend
 from r1track.backends.openai_api import OpenAIBackend
 from r1track.models import BUNDLED
-from r1track.tracker import Tracker, TrackerConfig
+from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

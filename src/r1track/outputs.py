@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from r1track.interrupts import signals_deferred
-from r1track.tracker import FrameResult
+from r1track.tracking.types import FrameResult
 from r1track.video import OverlayWriter
 
 BOXES_FILE = "boxes.txt"

@@ -8,13 +8,10 @@ import math
 from pathlib import Path
 
 from r1track.errors import UserError, shorten
-from r1track.prompts import LAYOUTS, PROMPT_VARIANTS
 
 # Qwen-VL's processors resize every image to sides that are multiples of 28 (patch 14 x merge 2):
 # an image budget below one such square cannot hold an image.
 MIN_MAX_PIXELS = 28 * 28
-# Tracker settings (TrackerConfig fields) and the flag, or r1track_tracker.json key, of each.
-SETTING_KEYS = {"template_factor": "context", "search_factor": "context"}
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -51,11 +48,11 @@ def _check_model_args(args: argparse.Namespace) -> None:
 def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
     """A tracker setting's error in the user's terms: the flag that set the value, or the
     checkpoint's r1track_tracker.json when the value came from there (not a field name)."""
-    from r1track.tracker import SettingError
+    from r1track.tracking.settings import FIELD_KEYS, SettingError
 
     if not isinstance(exc, SettingError):
         return str(exc)
-    key = SETTING_KEYS.get(exc.field, exc.field)
+    key = FIELD_KEYS.get(exc.field, exc.field)
     model = getattr(args, "model", None)
     if getattr(args, key, None) is None and model and getattr(args, "backend", None) == "hf":
         from r1track.models import SETTINGS_FILE, read_settings
@@ -68,11 +65,10 @@ def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
 def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     from r1track.backends import BACKENDS
     from r1track.backends.openai_api import SERVER_PROFILES
-    from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
 
     model_help = "checkpoint directory or Hub id (hf), or served model name (openai)"
     if baseline:  # --model or --baseline, exactly one
-        from r1track.baselines import BASELINES
+        from r1track.tracking.baselines import BASELINES
 
         who = p.add_mutually_exclusive_group(required=True)
         who.add_argument("--model", help=model_help)
@@ -105,50 +101,8 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     p.add_argument(
         "--max-pixels", type=int, help="openai backend: the server processor's max_pixels"
     )
-    # These default to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
-    p.add_argument(
-        "--prompt", choices=PROMPT_VARIANTS, help="prompt the checkpoint was trained on (5k)"
-    )
-    p.add_argument(
-        "--think",
-        action=argparse.BooleanOptionalAction,
-        help="think checkpoints: ask for <think> and <answer> (off)",
-    )
-    p.add_argument(
-        "--layout",
-        choices=LAYOUTS,
-        help="where images and text go in the message, as the checkpoint was trained "
-        "(released checkpoints: reference-train; others: r1track; see docs/fidelity.md)",
-    )
-    p.add_argument(
-        "--crop-size", type=int, help="template and search crop side, multiple of 28 (336)"
-    )
-    p.add_argument("--context", type=float, help="crop side / sqrt(box area) (4.0)")
-    p.add_argument(
-        "--coord-tint",
-        type=float,
-        help="blend a coordinate ramp into the images, for checkpoints trained with it (0)",
-    )
-    p.add_argument(
-        "--scale-lr",
-        type=float,
-        help="share of each answer's size change the track takes, 0..1 (1: all of it)",
-    )
-    p.add_argument(
-        "--views",
-        type=int,
-        help="test-time views per frame, 1-4 (crops as cut, then mirrored); consensus answer (1)",
-    )
-    p.add_argument(
-        "--resize",
-        choices=RESIZE_METHODS,
-        help="crop resampling: cv2 (OpenCV INTER_LINEAR, as R1-Track) or pil (antialiased) (cv2)",
-    )
-    p.add_argument(
-        "--image-format",
-        choices=IMAGE_FORMATS,
-        help="images to the model: jpeg (quality 95, as R1-Track) or png (lossless) (jpeg)",
-    )
+    # Each defaults to the checkpoint's own settings (r1track_tracker.json), else R1-Track's.
+    _add_setting_flags(p)
     p.add_argument(
         "--no-template-reuse",
         action="store_true",
@@ -157,6 +111,26 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
     # Every flag above configures a model; a baseline refuses them rather than ignore them.
     model_only = {a.dest: (a.option_strings[0], a.default) for a in p._actions[first:]}
     p.set_defaults(model_only=model_only)
+
+
+def _add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """A flag per tracker setting, made from `TrackerConfig`'s fields (`SETTINGS`): its help,
+    choices and type; not given (None), the setting comes from the checkpoint, else the
+    field's default."""
+    from r1track.tracking.settings import SETTINGS
+
+    for setting in SETTINGS:
+        default = setting.default
+        if setting.type is bool:
+            default = "on" if default else "off"
+        options: dict = {"help": f"{setting.help} (default: the checkpoint's, else {default})"}
+        if setting.type is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = setting.type
+        if setting.choices:
+            options["choices"] = setting.choices
+        p.add_argument(setting.flag, **options)
 
 
 def _refuse_model_flags(args: argparse.Namespace) -> None:
@@ -169,7 +143,7 @@ def _refuse_model_flags(args: argparse.Namespace) -> None:
 
 
 def _setting_flags(args: argparse.Namespace) -> dict:
-    from r1track.models import SETTINGS_KEYS
+    from r1track.tracking.settings import SETTINGS_KEYS
 
     return {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag of that name
 
@@ -177,7 +151,7 @@ def _setting_flags(args: argparse.Namespace) -> dict:
 def _tracker_config(args: argparse.Namespace):
     """Tracker settings: flags, else the checkpoint's r1track_tracker.json, else a released
     checkpoint's known settings, else the defaults."""
-    from r1track.tracker import TrackerConfig
+    from r1track.tracking.settings import TrackerConfig
 
     # A served model is known by its name only (a released Hub id); hf reads its directory too.
     return TrackerConfig.for_checkpoint(
@@ -188,7 +162,7 @@ def _tracker_config(args: argparse.Namespace):
 def _notice_guessed_settings(args: argparse.Namespace) -> None:
     """Once the inputs are checked: say which prompt, think mode and layout a model gets that
     r1track does not know (one line; nothing for a released or self-describing checkpoint)."""
-    from r1track.tracker import notice_guessed_settings
+    from r1track.tracking.settings import notice_guessed_settings
 
     notice_guessed_settings(args.model, args.backend != "hf", **_setting_flags(args))
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from r1track.cli.common import _refuse_non_empty
+from r1track.cli.common import _add_setting_flags, _refuse_non_empty, _setting_flags
 from r1track.errors import UserError
 from r1track.paths import check_out_dir, check_out_file
-from r1track.prompts import LAYOUTS, PROMPT_VARIANTS
 
 
 def _cmd_tiny_model(args: argparse.Namespace) -> int:
@@ -24,13 +23,20 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_bundle(args: argparse.Namespace) -> int:
-    from r1track.models import SETTINGS_KEYS, bundle_checkpoint
-    from r1track.tracker import TrackerConfig
+    from r1track.models import SETTINGS_FILE, bundle_checkpoint, read_settings
+    from r1track.tracking import TrackerConfig
 
-    settings = {key: getattr(args, key) for key in SETTINGS_KEYS}  # each has its flag
-    TrackerConfig.for_checkpoint(None, **settings)  # checked the way the tracker will read them
+    # The checkpoint's own settings (train writes them from its data), with the flags over them;
+    # the geometry has no default worth guessing for a model r1track did not train.
+    flags = _setting_flags(args)
+    own = read_settings(args.checkpoint)
+    missing = [k for k in ("crop_size", "context") if flags[k] is None and k not in own]
+    if missing:
+        needed = " and ".join("--" + k.replace("_", "-") for k in missing)
+        raise UserError(f"{args.checkpoint} has no {SETTINGS_FILE} that gives them: {needed}")
+    config = TrackerConfig.for_checkpoint(args.checkpoint, **flags)
     check_out_dir(args.out, "output directory")
-    out = bundle_checkpoint(args.checkpoint, args.out, **settings)
+    out = bundle_checkpoint(args.checkpoint, args.out, **config.settings())
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     print(f"wrote {out}/ ({size:.1f} MB) with its tracking settings")
     return 0
@@ -56,8 +62,6 @@ def _cmd_synth_video(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add this group's commands and their arguments to `r1track`'s subcommands."""
-    from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
-
     dev = commands.add_parser("dev", help="developer tools: tiny model, synthetic video")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="TOOL")
     tiny = dev_commands.add_parser("tiny-model", help="write a tiny random Qwen2.5-VL checkpoint")
@@ -71,29 +75,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     tiny.set_defaults(func=_cmd_tiny_model)
     bundle = dev_commands.add_parser(
-        "bundle", help="copy a trained checkpoint with its tracking settings (for --model NAME)"
+        "bundle",
+        help="copy a trained checkpoint with its tracking settings (its own, flags over them)",
     )
     bundle.add_argument("checkpoint", help="trained checkpoint directory")
     bundle.add_argument("out", help="output directory (replaced)")
-    bundle.add_argument("--crop-size", type=int, required=True)
-    bundle.add_argument("--context", type=float, required=True)
-    bundle.add_argument("--prompt", choices=PROMPT_VARIANTS, default="5k")
-    bundle.add_argument("--think", action="store_true")
-    bundle.add_argument(
-        "--layout", choices=LAYOUTS, default="r1track", help="message layout it was trained on"
-    )
-    bundle.add_argument("--coord-tint", type=float, default=0.0)
-    bundle.add_argument("--scale-lr", type=float, default=1.0)
-    bundle.add_argument("--views", type=int, default=1)
-    bundle.add_argument(
-        "--resize", choices=RESIZE_METHODS, default="cv2", help="crop resampling it was trained on"
-    )
-    bundle.add_argument(
-        "--image-format",
-        choices=IMAGE_FORMATS,
-        default="jpeg",
-        help="images it was trained on: jpeg (data build's default) or png",
-    )
+    _add_setting_flags(bundle)
     bundle.set_defaults(func=_cmd_bundle)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")

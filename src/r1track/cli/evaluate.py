@@ -26,7 +26,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from r1track.evaluation.report import score_run, success_plot, table, write_report
     from r1track.evaluation.runner import check_manifest, parse_shard, run_eval, select
     from r1track.models import model_identity, weights_digest
-    from r1track.tracker import Tracker
+    from r1track.tracking import Tracker
 
     if args.baseline:
         if args.init != "bbox":
@@ -51,7 +51,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"--init text: no sequence of {args.dataset} {args.split} has a description"
         )
     if args.baseline:
-        from r1track.baselines import load_baseline
+        from r1track.tracking.baselines import load_baseline
 
         backend, tracker = None, load_baseline(args.baseline)
     else:

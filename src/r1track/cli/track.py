@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
-from collections import Counter
 
 from r1track.cli.common import (
     _add_model_args,
@@ -26,7 +26,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
     from r1track.interrupts import sigterm_raises
     from r1track.outputs import TrackWriter
-    from r1track.tracker import Tracker, check_init_box
+    from r1track.tracking.loop import TrackJob, run_tracks
+    from r1track.tracking.tracker import Tracker, check_init_box
+    from r1track.tracking.types import AnswerCounts
     from r1track.video import open_frames
 
     bbox = _parse_bbox(args.bbox) if args.bbox is not None else None
@@ -50,47 +52,49 @@ def _cmd_track(args: argparse.Namespace) -> int:
     backend = _backend(args)
     tracker = Tracker(backend, config)
     _notice_guessed_settings(args)
-    state, result = tracker.start(first, bbox=bbox, text=args.text)
-    if args.text is not None:
-        box = ",".join(f"{v:.1f}" for v in result.box)
-        print(f"grounded {shorten(args.text)} at x,y,w,h = {box}", file=sys.stderr)
-
-    reasons: Counter[str] = Counter()
-    t0 = time.perf_counter()
-    writer = TrackWriter(out, fps=source.fps, overlay=not args.no_overlay)
-    bar = tqdm(total=source.num_frames, unit="frame", desc="tracking", file=sys.stderr)
+    job = TrackJob(itertools.chain([first], frames), bbox=bbox, text=args.text)
+    counts = AnswerCounts()
+    writer = bar = None  # made once the track has started: a failed grounding writes nothing
     stopped = None  # (what stopped the run, exit code)
     with sigterm_raises():  # SIGTERM goes through `finally` too: a playable overlay
         try:
-            writer.write(first, result)
-            bar.update()
-            for frame in frames:
-                result = tracker.step(state, frame)
-                writer.write(frame, result)
-                reasons[result.fallback or "ok"] += 1
-                bar.update()
+            for event in run_tracks(tracker, [job]):
+                if event.error is not None:
+                    raise event.error
+                if event.result is None:
+                    continue
+                if writer is None:
+                    if args.text is not None:
+                        box = ",".join(f"{v:.1f}" for v in event.result.box)
+                        print(f"grounded {shorten(args.text)} at x,y,w,h = {box}", file=sys.stderr)
+                    t0 = time.perf_counter()
+                    writer = TrackWriter(out, fps=source.fps, overlay=not args.no_overlay)
+                    bar = tqdm(
+                        total=source.num_frames, unit="frame", desc="tracking", file=sys.stderr
+                    )
+                writer.write(event.frame, event.result)
+                counts.add(event.result)
+                bar.update()  # type: ignore[union-attr]
         except KeyboardInterrupt:
             stopped = ("interrupted", 130)
         except Terminated:
             stopped = ("terminated", Terminated.exit_code)
         finally:
-            bar.close()
-            writer.close()
+            if writer is not None:
+                bar.close()
+                writer.close()
             backend.close()
     if stopped:
-        print(
-            f"r1track: {stopped[0]} after {writer.frames} frames; they are in {out}/",
-            file=sys.stderr,
-        )
+        where = f"after {writer.frames} frames; they are in {out}/" if writer else "on frame 0"
+        print(f"r1track: {stopped[0]} {where}", file=sys.stderr)
         return stopped[1]
+    assert writer is not None  # the loop yields the first frame's result or raises
     elapsed = time.perf_counter() - t0
-    answered = sum(reasons.values())
-    fallbacks = answered - reasons["ok"]
-    detail = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()) if k != "ok")
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.by_reason.items()) if v)
     print(
         f"tracked {writer.frames} frames in {elapsed:.1f} s "
         f"({writer.frames / max(elapsed, 1e-9):.1f} frames/s); "
-        f"{fallbacks} of {answered} answers unusable"
+        f"{counts.fallbacks} of {counts.answers} answers unusable"
         + (f" ({detail})" if detail else "")
         + f"; results in {out}/",
         file=sys.stderr,
@@ -98,7 +102,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     short = source.ended_early()
     if short:
         print(f"r1track: warning: {short}; results cover the frames decoded", file=sys.stderr)
-    if answered and fallbacks == answered:
+    if counts.answers and counts.fallbacks == counts.answers:
         print(
             "r1track: warning: no model answer was usable; the box never moved. Check that "
             "--prompt/--think match the checkpoint (or: this is an untrained model).",

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from r1track.datasets.base import Sequence
-from r1track.errors import BackendError, R1TrackError, UserError, shorten
+from r1track.errors import BackendError, UserError, shorten
 from r1track.evaluation import layout
 from r1track.evaluation.metrics import xywh_iou
 from r1track.models import model_identity
 from r1track.outputs import format_xywh
-from r1track.tracker import FrameResult, Tracker, TrackState
+from r1track.tracking.loop import MAX_BACKEND_FAILURES, BackendDown, TrackJob, run_tracks
+from r1track.tracking.types import FrameResult, TrackerLike
 
 # Settings that change the results: a run directory holds results of one combination only.
 # The dataset is its name, root and split: results of another root's sequences of the same names
@@ -36,8 +35,6 @@ from r1track.tracker import FrameResult, Tracker, TrackState
 IDENTITY_KEYS = ("dataset", "root", "split", "model", "weights", "backend", "init", "tracker")
 LATER_KEYS = ("weights",)
 """Identity keys that manifests written before them lack: such a run is compared without them."""
-MAX_BACKEND_FAILURES = 3
-"""Sequences in a row that may fail on the backend (server down, timeouts) before a run stops."""
 FLAGS = {k: f"--{k}" for k in ("dataset", "root", "split", "model", "backend", "init")}
 """The command-line flag of each identity key that has one (messages name flags)."""
 
@@ -104,53 +101,21 @@ class RunOutcome:
     seconds: float = 0.0
 
 
-class _BackendBreaker:
-    """Counts sequences that failed on the backend since its last answer; stops the run at the
-    `MAX_BACKEND_FAILURES`-th (one line, resumable: those sequences are redone on a rerun)."""
-
-    def __init__(self, limit: int = MAX_BACKEND_FAILURES):
-        self.limit, self.streak = limit, 0
-
-    def answered(self) -> None:
-        self.streak = 0
-
-    def failed(self, exc: R1TrackError, sequences: int = 1) -> None:
-        """Count `sequences` that failed with `exc`; raises once the limit is reached."""
-        if not isinstance(exc, BackendError):  # a bad frame says nothing about the server
-            return
-        self.streak += sequences
-        if self.streak >= self.limit:
-            raise BackendError(
-                f"{self.streak} sequences in a row failed on the backend, so the run stopped "
-                f"(last: {exc}); rerun the same command to resume"
-            ) from exc
+def _iou(seq: Sequence, result: FrameResult) -> float | None:
+    """IoU with the ground truth when it is known and the target visible."""
+    gt = seq.boxes[result.index]
+    visible = seq.visible is None or bool(seq.visible[result.index])
+    if result.index == 0 or not visible or not np.all(np.isfinite(gt)) or gt[2] <= 0:
+        return None
+    return float(xywh_iou(np.asarray([result.box]), gt[None])[0])
 
 
-class _Track:
-    """One sequence in flight: its frames, its tracker state, what it has produced so far."""
-
-    def __init__(
-        self, seq: Sequence, frames: Iterator[Image.Image], state: TrackState, first: FrameResult
-    ):
-        self.seq, self.frames, self.state = seq, frames, state
-        self.results = [first]
-
-    def ious(self, result: FrameResult) -> float | None:
-        """IoU with the ground truth when it is known and the target visible."""
-        gt = self.seq.boxes[result.index]
-        visible = self.seq.visible is None or bool(self.seq.visible[result.index])
-        if result.index == 0 or not visible or not np.all(np.isfinite(gt)) or gt[2] <= 0:
-            return None
-        return float(xywh_iou(np.asarray([result.box]), gt[None])[0])
-
-
-def _finish(run: Path, dataset: str, track: _Track) -> None:
-    seq = track.seq.name
-    records = "".join(json.dumps(r.record()) + "\n" for r in track.results)
+def _finish(run: Path, dataset: str, seq: str, results: list[FrameResult]) -> None:
+    records = "".join(json.dumps(r.record()) + "\n" for r in results)
     layout.atomic_write(layout.records_path(run, seq), records)
-    times = "".join(f"{r.seconds:.8f}\n" for r in track.results)
+    times = "".join(f"{r.seconds:.8f}\n" for r in results)
     layout.atomic_write(layout.times_path(run, dataset, seq), times)
-    boxes = "".join(format_xywh(r.box) + "\n" for r in track.results)
+    boxes = "".join(format_xywh(r.box) + "\n" for r in results)
     layout.atomic_write(layout.boxes_path(run, dataset, seq), boxes)  # last: marks it finished
 
 
@@ -160,7 +125,7 @@ def _fail(run: Path, seq: Sequence, reason: str, outcome: RunOutcome) -> None:
 
 
 def run_eval(
-    tracker: Tracker,
+    tracker: TrackerLike,
     sequences: list[Sequence],
     run: str | Path,
     dataset: str,
@@ -168,12 +133,13 @@ def run_eval(
     batch: int = 1,
     progress: bool = True,
 ) -> RunOutcome:
-    """Track every sequence not finished yet into `run`; returns what happened."""
+    """Track every sequence not finished yet into `run` (`run_tracks`, `batch` sequences in
+    lockstep); returns what happened."""
     from tqdm import tqdm
 
     run = Path(run)
     outcome = RunOutcome()
-    pending = deque()
+    pending = []
     for seq in sequences:
         if layout.is_finished(run, dataset, seq.name):
             outcome.skipped.append(seq.name)
@@ -182,72 +148,50 @@ def run_eval(
     total = sum(len(s) for s in pending)
     bar = tqdm(total=total, unit="frame", desc="eval", file=sys.stderr, disable=not progress)
     ious: list[float] = []
-    active: list[_Track] = []
-    breaker = _BackendBreaker()
+    seq_of: dict[int, Sequence] = {}
+    results: dict[int, list[FrameResult]] = {}
 
-    def start(seq: Sequence) -> None:
-        layout.error_path(run, seq.name).unlink(missing_ok=True)
-        try:
-            frames = seq.frames()
-            first = next(frames, None)
-            if first is None:
-                raise R1TrackError("no frames")
-            if init == "text":
-                if not seq.description:
-                    raise R1TrackError("no language description for text initialisation")
-                state, result = tracker.start(first, text=seq.description)
-            else:
-                state, result = tracker.start(first, bbox=seq.init_box)
-        except R1TrackError as exc:
-            _fail(run, seq, str(exc), outcome)
-            bar.update(len(seq))
-            breaker.failed(exc)
-            return
-        active.append(_Track(seq, frames, state, result))
-        bar.update(1)
+    def jobs() -> Iterator[TrackJob]:
+        """A job per pending sequence, made when the loop has room for it."""
+        for seq in pending:
+            layout.error_path(run, seq.name).unlink(missing_ok=True)
+            if init == "text" and not seq.description:
+                _fail(run, seq, "no language description for text initialisation", outcome)
+                bar.update(len(seq))
+                continue
+            job = TrackJob(
+                seq.frames(),
+                bbox=seq.init_box if init != "text" else None,
+                text=seq.description if init == "text" else None,
+                name=seq.name,
+            )
+            seq_of[id(job)], results[id(job)] = seq, []
+            yield job
 
     try:
-        while pending or active:
-            while len(active) < batch and pending:
-                start(pending.popleft())
-            stepping: list[tuple[_Track, Image.Image]] = []
-            for track in list(active):
-                try:
-                    frame = next(track.frames, None)
-                except R1TrackError as exc:
-                    _fail(run, track.seq, str(exc), outcome)
-                    bar.update(len(track.seq) - len(track.results))
-                    active.remove(track)
-                    continue
-                if frame is None:
-                    _finish(run, dataset, track)
-                    outcome.finished.append(track.seq.name)
-                    outcome.frames += len(track.results)
-                    outcome.seconds += sum(r.seconds for r in track.results)
-                    active.remove(track)
-                else:
-                    stepping.append((track, frame))
-            if not stepping:
-                continue
-            try:
-                states, step_frames = [t.state for t, _ in stepping], [f for _, f in stepping]
-                results = tracker.step_many(states, step_frames)
-            except R1TrackError as exc:
-                for track, _ in stepping:
-                    _fail(run, track.seq, str(exc), outcome)
-                    bar.update(len(track.seq) - len(track.results))
-                    active.remove(track)
-                breaker.failed(exc, sequences=len(stepping))
-                continue
-            breaker.answered()
-            for (track, _), result in zip(stepping, results, strict=True):
-                track.results.append(result)
-                iou = track.ious(result)
+        for event in run_tracks(tracker, jobs(), batch, MAX_BACKEND_FAILURES):
+            seq, done = seq_of[id(event.job)], results[id(event.job)]
+            if event.result is not None:
+                done.append(event.result)
+                iou = _iou(seq, event.result)
                 if iou is not None:
                     ious.append(iou)
-            bar.update(len(stepping))
-            if ious:
-                bar.set_postfix(AO=f"{np.mean(ious):.3f}", refresh=False)
+                bar.update(1)
+                if ious:
+                    bar.set_postfix(AO=f"{np.mean(ious):.3f}", refresh=False)
+            elif event.finished:
+                _finish(run, dataset, seq.name, done)
+                outcome.finished.append(seq.name)
+                outcome.frames += len(done)
+                outcome.seconds += sum(r.seconds for r in done)
+            else:
+                _fail(run, seq, str(event.error), outcome)
+                bar.update(len(seq) - len(done))
+    except BackendDown as exc:
+        raise BackendError(
+            f"{exc.streak} sequences in a row failed on the backend, so the run stopped "
+            f"(last: {exc.last}); rerun the same command to resume"
+        ) from exc.last
     finally:
         bar.close()
     return outcome

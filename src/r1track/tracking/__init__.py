@@ -1,0 +1,27 @@
+"""Tracking: frames -> `Tracker` (one model call per frame) -> per-frame results.
+
+- `settings`: `TrackerConfig`, every setting's one home (flags and settings files come from it)
+- `types`: what tracks are made of (`FrameResult`, `TrackState`, `AnswerCounts`, `Box`)
+- `tracker`: `Tracker`: start a track from a box or a sentence, step tracks by a frame
+- `loop`: `run_tracks`, the one loop every caller drives its tracks through
+- `baselines`: trackers without a model, for context (`eval --baseline`)
+"""
+
+from r1track.tracking.loop import TrackEvent, TrackJob, run_tracks
+from r1track.tracking.settings import SettingError, TrackerConfig
+from r1track.tracking.tracker import GroundingError, Tracker
+from r1track.tracking.types import AnswerCounts, Box, FrameResult, TrackState
+
+__all__ = [
+    "AnswerCounts",
+    "Box",
+    "FrameResult",
+    "GroundingError",
+    "SettingError",
+    "TrackEvent",
+    "TrackJob",
+    "TrackState",
+    "Tracker",
+    "TrackerConfig",
+    "run_tracks",
+]

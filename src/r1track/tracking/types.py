@@ -1,0 +1,128 @@
+"""The types tracks are made of, shared by the tracker, the loop, baselines and every caller.
+
+Boxes cross module borders in one form, `Box`: `(x, y, w, h)` in frame pixels as a tuple of
+floats (the form benchmark files use). Inside the tracker a box is a numpy array and crops use
+corners `(x1, y1, x2, y2)`; those conversions happen at its edges (`r1track.geometry`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+Box = tuple[float, float, float, float]
+"""`(x, y, w, h)` in frame pixels."""
+
+FALLBACK_REASONS = ("unparsed", "degenerate", "outside_crop", "outside_frame")
+"""Why a frame's answer was not used (`FrameResult.fallback`)."""
+
+
+def as_box(values: Iterable[float]) -> Box:
+    """Any four numbers as a `Box`."""
+    box = tuple(float(v) for v in values)
+    if len(box) != 4:
+        raise ValueError(f"a box has 4 numbers, got {len(box)}")
+    return box  # type: ignore[return-value]
+
+
+@dataclass
+class FrameResult:
+    """What the tracker did on one frame."""
+
+    index: int
+    """Frame index, 0 = the initial frame."""
+    box: Box
+    """Target box `(x, y, w, h)` in frame pixels."""
+    answer: str | None = None
+    """The model's raw answer (the grounding answer on frame 0 with text init)."""
+    parsed: bool | None = None
+    """Whether a box could be read from the answer; None on frame 0 with box init."""
+    fallback: str | None = None
+    """Why the answer was not used (one of FALLBACK_REASONS), or None."""
+    model_seconds: float = 0.0
+    """Time spent in the backend for this frame (a batch's time is shared equally)."""
+    seconds: float = 0.0
+    """Time of the whole step for this frame: crop, encode, model, parse."""
+
+    def record(self) -> dict:
+        """A JSON-ready dict (one line of track.jsonl)."""
+        rec = asdict(self)
+        rec["box"] = [round(float(v), 4) for v in self.box]
+        rec["model_seconds"] = round(self.model_seconds, 6)
+        rec["seconds"] = round(self.seconds, 6)
+        return rec
+
+    @classmethod
+    def from_record(cls, record: dict) -> FrameResult:
+        """The result a track.jsonl line holds (`record`'s inverse, to its rounding)."""
+        return cls(**{**record, "box": as_box(record["box"])})
+
+
+@dataclass
+class AnswerCounts:
+    """How a track's model answers went: the one place fallbacks and answers are counted."""
+
+    answers: int = 0
+    """Frames after the first (each got an answer, or a baseline's box)."""
+    unparsed: int = 0
+    """Answers no box could be read from."""
+    by_reason: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FALLBACK_REASONS, 0))
+    """Frames that kept the previous box, by reason (`FALLBACK_REASONS`)."""
+
+    @property
+    def fallbacks(self) -> int:
+        return sum(self.by_reason.values())
+
+    def add(self, result: FrameResult) -> None:
+        if result.index == 0:
+            return
+        self.answers += 1
+        self.unparsed += result.parsed is False
+        if result.fallback is not None:
+            self.by_reason[result.fallback] += 1
+
+    @classmethod
+    def of(cls, results: Iterable[FrameResult]) -> AnswerCounts:
+        counts = cls()
+        for result in results:
+            counts.add(result)
+        return counts
+
+
+@dataclass
+class TrackState:
+    """Everything one track carries between frames."""
+
+    template: Image.Image
+    """Template crop from the first frame; identical for every frame of the track."""
+    prompt: str
+    """Task text, fixed per track (it holds the template box); the request's layout adds the
+    think instruction."""
+    box: np.ndarray
+    """Last frame-space box `(x, y, w, h)`; the fallback for unusable answers."""
+    frame_index: int = 0
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Identifies the track's template to the backend (prefix reuse)."""
+    mirrored: tuple[tuple[Image.Image, str], ...] = ()
+    """(template, prompt) of each further test-time view (`VIEW_MIRRORS[1:]`), when views > 1."""
+
+
+Frame = Image.Image | np.ndarray
+"""A frame as trackers take it: a PIL image or an HxWx3 uint8 RGB array."""
+
+
+class TrackerLike(Protocol):
+    """What the tracking loop (and so `eval`) needs of a tracker: start a track on its first
+    frame, advance several tracks by one frame each. The state is the tracker's own (a
+    `TrackState` for `Tracker`); the loop only hands it back. `Tracker` and the baselines fit."""
+
+    def start(
+        self, frame: Frame, bbox: Sequence[float] | None = None, text: str | None = None
+    ) -> tuple[Any, FrameResult]: ...
+
+    def step_many(self, states: Sequence[Any], frames: Sequence[Frame]) -> list[FrameResult]: ...
