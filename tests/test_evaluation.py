@@ -611,7 +611,7 @@ def test_a_bundled_model_is_recorded_by_name(tmp_path, tiny_model, monkeypatch, 
 
 
 def test_weights_digest_of_large_files_samples_windows(tmp_path, monkeypatch):
-    import r1track.models as models
+    import r1track.models.digest as models
 
     monkeypatch.setattr(models, "DIGEST_FULL_BYTES", 1000)
     monkeypatch.setattr(models, "DIGEST_WINDOW", 100)

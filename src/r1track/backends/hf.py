@@ -18,30 +18,26 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from r1track.backends.base import REPETITION_PENALTY, GenerationRequest, PixelLimits
 from r1track.errors import BackendError, UserError, shorten
+from r1track.models import adapter_base, check_weights, choose_dtype, resolve_checkpoint
 from r1track.prompts import chat_messages
 
 SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
 VISION_END = "<|vision_end|>"
 IMAGE_PAD = "<|image_pad|>"
 MAX_PREFIXES = 16  # cached track prefixes (least recently used ones are dropped)
-ADAPTER_CONFIG = "adapter_config.json"  # a LoRA adapter saved by `r1track train`
 
 
 def load_model(path: str, dtype):
     """A Qwen2.5-VL model from a checkpoint, or base model + LoRA adapter (merged for speed)."""
     from transformers import AutoModelForImageTextToText
 
-    adapter = Path(path) / ADAPTER_CONFIG
-    if adapter.is_file() and not (Path(path) / "config.json").is_file():
-        import json
-
+    base = adapter_base(path)
+    if base is not None:
         from peft import PeftModel
 
-        base = resolve_checkpoint(json.loads(adapter.read_text())["base_model_name_or_path"])
         check_weights(base)
         check_weights(path)
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
@@ -74,53 +70,6 @@ def check_device(device: str) -> str:
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"--device {device}: MPS (Apple GPU) is not available on this machine")
     return device
-
-
-def check_weights(path: str | Path) -> None:
-    """Refuse a checkpoint directory whose safetensors files are cut short or damaged, naming
-    the file (transformers' own error names neither the file nor the cause)."""
-    import json
-    import struct
-
-    for file in sorted(Path(path).glob("*.safetensors")):
-        size = file.stat().st_size
-        try:
-            with file.open("rb") as f:
-                (header_size,) = struct.unpack("<Q", f.read(8))
-                if 8 + header_size > size:
-                    raise ValueError
-                header = json.loads(f.read(header_size))
-            end = max(
-                (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"),
-                default=0,
-            )
-        except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError):
-            raise UserError(f"{file}: not a readable safetensors file (damaged?)") from None
-        if 8 + header_size + end > size:
-            raise UserError(
-                f"{file}: truncated ({size} bytes of {8 + header_size + end}); copy it again"
-            )
-
-
-def resolve_checkpoint(model: str) -> str:
-    """Check that `model` names a checkpoint: a directory with config.json, or a Hub id
-    (`org/name`). Raises `UserError` with the reason otherwise."""
-    from r1track.models import resolve_model
-
-    model = resolve_model(model)
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise UserError(f"model {shorten(model)} is a file, not a checkpoint directory")
-        if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
-            raise UserError(
-                f"model {shorten(model)} is not a checkpoint directory (no config.json in it)"
-            )
-        return str(path)
-    looks_like_hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
-    if not looks_like_hub_id:
-        raise UserError(f"model {shorten(model)}: no such directory")
-    return model
 
 
 @dataclass
@@ -160,15 +109,7 @@ class HFBackend:
         self.checkpoint = path
         """The checkpoint loaded (a directory or a Hub id): `Tracker` takes its settings."""
         try:
-            adapter = Path(path) / ADAPTER_CONFIG
-            if adapter.is_file() and not (Path(path) / "config.json").is_file():
-                import json
-
-                config = AutoConfig.from_pretrained(
-                    resolve_checkpoint(json.loads(adapter.read_text())["base_model_name_or_path"])
-                )
-            else:
-                config = AutoConfig.from_pretrained(path)
+            config = AutoConfig.from_pretrained(adapter_base(path) or path)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"could not load model {shorten(model)}: {first}") from exc
@@ -178,8 +119,7 @@ class HFBackend:
                 + ", ".join(SUPPORTED_MODEL_TYPES)
             )
         device = check_device(device)
-        if dtype == "auto":
-            dtype = "bfloat16" if device.startswith("cuda") else "float32"
+        dtype = choose_dtype(dtype, device.startswith("cuda"))
         self.device = torch.device(device)
         self._lock = threading.Lock()
         self.max_batch_size = max_batch_size

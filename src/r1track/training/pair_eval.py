@@ -51,8 +51,7 @@ def evaluate_pairs(
 ) -> dict:
     from datasets import load_from_disk
 
-    from r1track.backends.base import GenerationRequest
-    from r1track.backends.hf import HFBackend
+    from r1track.backends import GenerationRequest, load_backend
     from r1track.prompts import STOP_STRINGS, parse_box
 
     build = Path(data) / BUILD_INFO  # the pairs are re-sent as the tracker's r1track layout
@@ -65,7 +64,7 @@ def evaluate_pairs(
         )
     rows = load_from_disk(data)[split]
     rows = rows.select(range(min(limit, len(rows))))
-    backend = HFBackend(model, max_batch_size=batch)
+    backend = load_backend("hf", model, batch_size=batch)
     texts = [r["prompt"][0]["content"][-1]["text"] for r in rows]
     images = [r["images"] for r in rows]
     solutions = np.array(rows["solution"], dtype=float)

@@ -34,14 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from r1track.errors import UserError
-from r1track.training.config import TrainConfig, check_config
-from r1track.training.trainers import (
-    TRAIN_INFO,
-    load_data,
-    load_model,
-    numbered_checkpoints,
-    write_trained_settings,
-)
+from r1track.training.checks import check_config
+from r1track.training.config import TrainConfig
+from r1track.training.resume import numbered_checkpoints
+from r1track.training.trainers import TRAIN_INFO, load_data, load_model, write_trained_settings
 
 VISION_STATE = "vision_state.pt"
 
