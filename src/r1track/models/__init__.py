@@ -15,15 +15,11 @@ This package is the one home of what r1track knows about checkpoints (the backen
 and commands import it from `r1track.models`): `checkpoints.py`, a name or path to the directory
 to load, a LoRA adapter's base model, damaged weights, the dtype; `known.py`, the released
 checkpoints; `digest.py`, weights digests (eval runs); `bundle.py`, bundling a trained checkpoint
-(`make nano`). The settings file is read and written here.
+(`make nano`); `settings.py`, the settings file, read and written.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from r1track.errors import UserError
 from r1track.models.bundle import bundle_checkpoint
 from r1track.models.checkpoints import (
     ADAPTER_CONFIG,
@@ -37,6 +33,7 @@ from r1track.models.checkpoints import (
 )
 from r1track.models.digest import weights_digest
 from r1track.models.known import KNOWN_CHECKPOINTS, known_checkpoint
+from r1track.models.settings import SETTINGS_FILE, SETTINGS_KEYS, read_settings, write_settings
 
 __all__ = [
     "ADAPTER_CONFIG",
@@ -56,42 +53,3 @@ __all__ = [
     "weights_digest",
     "write_settings",
 ]
-
-SETTINGS_FILE = "r1track_tracker.json"
-SETTINGS_KEYS = (
-    "crop_size",
-    "context",
-    "prompt",
-    "think",
-    "layout",
-    "coord_tint",
-    "scale_lr",
-    "views",
-    "resize",
-    "image_format",
-)
-
-
-def read_settings(model: str) -> dict:
-    """The tracking settings a checkpoint directory carries ({} when it has none)."""
-    path = Path(model) / SETTINGS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        settings = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from exc
-    unknown = sorted(set(settings) - set(SETTINGS_KEYS))
-    if unknown:
-        raise UserError(f"{path}: unknown setting {unknown[0]!r}")
-    return settings
-
-
-def write_settings(model_dir: str | Path, **settings) -> Path:
-    """Store tracking settings next to a checkpoint's weights."""
-    unknown = sorted(set(settings) - set(SETTINGS_KEYS))
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}")
-    path = Path(model_dir) / SETTINGS_FILE
-    path.write_text(json.dumps(settings, indent=2) + "\n")
-    return path

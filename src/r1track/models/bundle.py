@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from r1track.errors import UserError
+from r1track.models.settings import SETTINGS_FILE, write_settings
 
 # What the tracker needs from a checkpoint directory (no optimizer state, no training logs).
 CHECKPOINT_FILES = (
@@ -27,7 +28,6 @@ def bundle_checkpoint(src: str | Path, out: str | Path, **settings) -> Path:
     `out` is replaced as a whole when it is an earlier bundle (it holds `r1track_tracker.json`);
     any other non-empty directory is refused. Used by `make nano` to ship the nano model.
     """
-    from r1track.models import SETTINGS_FILE, write_settings  # r1track.models imports this module
 
     src, out = Path(src), Path(out)
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
