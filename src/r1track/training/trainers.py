@@ -148,11 +148,17 @@ def _common_args(config: TrainConfig) -> dict:
     )
 
 
+# What builds made before a setting was recorded used (the tracker's default differs for some).
+_BUILT_BEFORE = {"layout": "r1track", "resize": "pil", "image_format": "jpeg"}
+
+
 def settings_from_build(data_path: str | Path) -> dict:
     """The tracking settings a `data build` dataset was made with (its r1track_build.json), as
-    `r1track_tracker.json` keys: prompt, think, layout, tint, resize, image format, and the crop
-    size and context factor when the build used one of each. {} for data without that record
+    `r1track_tracker.json` keys: each setting the build recorded under its name (prompt, think,
+    layout, tint, resize, image format), and the crop size and context factor when the build
+    used one of each. {} for data without that record
     (`data import`). Builds from before a setting existed get the value they were made with."""
+    from r1track.tracking.settings import SETTINGS_KEYS
     from r1track.training.data import BUILD_INFO
 
     path = Path(data_path) / BUILD_INFO
@@ -160,14 +166,9 @@ def settings_from_build(data_path: str | Path) -> dict:
     if not build:
         return {}
     sampling = build["sampling"]
-    settings = {
-        "prompt": build["prompt"],
-        "think": build["think"],
-        "layout": build.get("layout", "r1track"),
-        "coord_tint": sampling["coord_tint"],
-        "resize": sampling.get("resize", "pil"),
-        "image_format": build.get("image_format", "jpeg"),
-    }
+    # a setting the build recorded under its own name (in the build or its sampling section)
+    record = {**_BUILT_BEFORE, **sampling, **{k: v for k, v in build.items() if k != "sampling"}}
+    settings = {key: record[key] for key in SETTINGS_KEYS if key in record}
     if len(sampling["sizes"]) == 1:
         settings["crop_size"] = sampling["sizes"][0]
     low, high = sampling["context_range"]
