@@ -42,7 +42,8 @@ test: $(STAMP)
 
 # r1track-nano from scratch on this CPU: data -> vision warm-up -> SFT stages A-F -> GRPO -> bundle.
 # Every step is skipped when its output exists and training resumes from its last checkpoint,
-# so an interrupted `make nano` continues where it stopped. Log of each run: benchmarks/nano.md.
+# so an interrupted `make nano` continues where it stopped. The recipe and why: docs/nano.md; log
+# of each run: benchmarks/nano.md.
 N := .cache/nano
 # The data builds are where nano's geometry is said (crop 112, context 3, prompt nano, Pillow
 # resizing): `train` writes each run's r1track_tracker.json from its data's build record, and
@@ -51,7 +52,7 @@ N := .cache/nano
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
 	--context-range 3,3 --max-gap 20 --prompt nano --resize pil --image-format jpeg
 NANO_TRACK := --image-format png --batch 8
-# The stage that ships: GRPO from SFT stage F (benchmarks/nano.md, experiment 12).
+# The stage that ships: GRPO from SFT stage F (docs/nano.md, "Why nano ships the GRPO stage").
 NANO_BUNDLED := runs/nano-grpo-f
 nano: $(STAMP)
 	@date +"nano: start %F %T"
@@ -95,7 +96,8 @@ nano: $(STAMP)
 	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png
 	@date +"nano: done %F %T"
 
-# The held-out evaluation of benchmarks/nano.md: harder settings, a seed no training set uses.
+# The held-out evaluation of docs/nano.md ("Measured accuracy"): harder settings, a seed no
+# training set uses.
 nano-eval: $(STAMP)
 	@test -f $(N)/synth-val/val/list.txt || $(R1) data synth --out $(N)/synth-val --split val \
 		--num-seqs 30 --seed 9001

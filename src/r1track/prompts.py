@@ -42,7 +42,7 @@ TRACKING_TEMPLATES: dict[str, str] = {
     # r1track-nano (trained from scratch by `make nano`): no box in the text. The template crop is
     # centred on the target at a known scale, so the image alone says what to follow; a model
     # trained from scratch copies a box it is given in text and never learns to read the images
-    # (benchmarks/nano.md, experiment 8).
+    # (docs/nano.md, "Why the nano prompt has no box").
     "nano": "track",
 }
 PROMPT_VARIANTS: tuple[str, ...] = tuple(TRACKING_TEMPLATES)

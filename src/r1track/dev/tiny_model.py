@@ -100,8 +100,9 @@ SIZES = {
     # The starting point of r1track-nano (~7.4M parameters, ~29 MB in fp32): one visual token per
     # 112 px crop (merge 8), so where the target is must be in what the token says, not in which
     # token says it; a from-scratch decoder did not learn to compare 4 x 4 token grids by position
-    # in 53k pairs (benchmarks/nano.md, experiments 1-8). `r1track train vision` then teaches the
-    # tower the position and centres its tokens before SFT.
+    # in 53k pairs (docs/nano.md, "Why one visual token per crop"). `r1track train vision` then
+    # teaches the tower the position and centres its tokens before SFT (docs/nano.md,
+    # "Why a vision warm-up" and "Why the vision tower's output is rescaled").
     "nano": TinyModelConfig(
         text_hidden=256,
         text_layers=4,

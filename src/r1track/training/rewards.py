@@ -278,7 +278,7 @@ def l1_reward(completions, solution, size=None, **kwargs):
     (clipped at -1), -1 when no box is found; `size` is the crop side (the dataset's column).
     Unlike any overlap score it has no size bias: under an uncertain centre each coordinate's
     expected error is smallest at its true value, so a policy cannot gain by growing or
-    shrinking its boxes (benchmarks/nano.md, experiment 10).
+    shrinking its boxes (docs/nano.md, "Why the l1 reward").
 
     >>> answers = ["[0,0,10,10]", "[0,0,14,14]", "[2,0,12,10]", "x"]
     >>> l1_reward(answers, [[0, 0, 10, 10]] * 4, size=[40] * 4)
@@ -293,7 +293,7 @@ def giou_l1_reward(completions, solution, size=None, **kwargs):
     """r1track's own variant: mean of GIoU and the coordinate term of `l1_reward`, -1 when no box
     is found. A detector's GIoU + L1 pairing: under an uncertain centre, (G)IoU alone pays more
     for a larger box, and a tracker that feeds its answer back compounds that into a growing box
-    (benchmarks/nano.md, experiment 9); the L1 term alone is best at the true size.
+    (docs/nano.md, "Why the l1 reward"); the L1 term alone is best at the true size.
 
     >>> giou_l1_reward(["[0,0,10,10]", "[0,0,14,14]", "x"], [[0, 0, 10, 10]] * 3, size=[40] * 3)
     [1.0, 0.655102, -1.0]
@@ -309,7 +309,7 @@ def giou_size_reward(completions, solution, **kwargs):
     """r1track's own variant: GIoU minus the size error `|log(w / w_true)| + |log(h / h_true)|`,
     at least -1; -1 when no box is found. Under an uncertain centre, GIoU alone pays more for a
     larger box; the log term costs as much per per cent too large as too small and is steepest
-    at the true size, so the expected reward peaks there (benchmarks/nano.md, experiment 10).
+    at the true size, so the expected reward peaks there (docs/nano.md, "Why the l1 reward").
 
     >>> answers = ["[0,0,10,10]", "[0,0,20,10]", "[5,0,15,10]", "[5,5,5,9]"]
     >>> giou_size_reward(answers, [[0, 0, 10, 10]] * 4)
@@ -331,7 +331,7 @@ def hit_reward(completions, solution, **kwargs):
     when no box is found. It pays for finding the right object and for nothing else: sizes earn
     nothing either way (no size bias to compound through tracking), and a group whose answers
     all hit, or all miss, has no advantage to learn from, so updates come only from inputs where
-    the policy sometimes takes a look-alike or the background (benchmarks/nano.md, experiment 11).
+    the policy sometimes takes a look-alike or the background (docs/nano.md, "Why a hit reward").
 
     >>> hit_reward(["[0,0,10,10]", "[4,4,30,30]", "[12,0,20,10]", "x"], [[0, 0, 10, 10]] * 4)
     [1.0, 0.0, 0.0, -1.0]

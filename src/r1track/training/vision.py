@@ -2,7 +2,8 @@
 
 A language model trained from scratch does not learn to read a random vision tower's tokens:
 they differ little between images, and what differs is a small offset on one large shared vector
-that RMSNorm mostly keeps (benchmarks/nano.md, experiment 8). This stage fixes both before SFT:
+that RMSNorm mostly keeps (docs/nano.md, "Why a vision warm-up" and
+"Why the vision tower's output is rescaled"). This stage fixes both before SFT:
 
 1. regression: the tower, with a throw-away linear head on its visual tokens, learns to regress
    the search box `(x1, y1, x2, y2) / crop size` by mean squared error (the language model is not
@@ -110,8 +111,8 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
     v, o = config.vision, config.optim
     torch.manual_seed(o.seed)
     # The first `pairs` search images are decoded once and held in memory. (Drawing batches from
-    # every pair, decoded when drawn, gave a tower whose SFT chain did not learn to read it in the
-    # make-nano rerun of benchmarks/nano.md, experiment 9; this is the variant nano ships from.)
+    # every pair, decoded when drawn, gave a tower whose SFT chain did not learn to read it; this
+    # is the variant nano ships from: docs/nano.md, "Why the warm-up holds 8000 pairs in memory".)
     train = train.select(range(min(v.pairs, len(train))))
     x_train, grid = search_pixels(processor, train)
     x_val, _ = search_pixels(processor, val)
