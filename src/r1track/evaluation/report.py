@@ -23,22 +23,16 @@ from r1track.evaluation.metrics import (
     ope_sequence,
     speeds,
 )
+from r1track.tracking.types import AnswerCounts, FrameResult
 
 
-def _answer_rates(run: Path, seq: str) -> tuple[int, int, int]:
-    """(model answers, unparsed, fallbacks) of one sequence, from its track.jsonl."""
+def _answer_counts(run: Path, seq: str) -> AnswerCounts:
+    """How one sequence's answers went, from its track.jsonl (`AnswerCounts`, as `track` counts)."""
     path = layout.records_path(run, seq)
     if not path.is_file():
-        return 0, 0, 0
-    answers = unparsed = fallbacks = 0
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if record["index"] == 0:
-            continue
-        answers += 1
-        unparsed += record["parsed"] is False
-        fallbacks += record["fallback"] is not None
-    return answers, unparsed, fallbacks
+        return AnswerCounts()
+    lines = path.read_text().splitlines()
+    return AnswerCounts.of(FrameResult.from_record(json.loads(line)) for line in lines)
 
 
 def _read_times(path: Path) -> np.ndarray:
@@ -68,7 +62,7 @@ def score_run(
     if split_size is None:
         split_size = len(sequences)
     rows, missing, ious, times, ope_rows = [], [], [], [], []
-    totals = np.zeros(3, dtype=int)
+    totals = AnswerCounts()
     for seq in sequences:
         boxes_file = layout.boxes_path(run, dataset, seq.name)
         if not boxes_file.is_file():
@@ -76,13 +70,13 @@ def score_run(
             continue
         pred = read_boxes(boxes_file, expected=len(seq))
         seq_times = _read_times(layout.times_path(run, dataset, seq.name))
-        counts = np.array(_answer_rates(run, seq.name))
-        totals += counts
+        counts = _answer_counts(run, seq.name)
+        totals = totals + counts
         row = {
             "sequence": seq.name,
             "frames": len(seq),
-            "fallbacks": int(counts[2]),
-            "unparsed": int(counts[1]),
+            "fallbacks": counts.fallbacks,
+            "unparsed": counts.unparsed,
         }
         times.append(seq_times)
         if seq.has_groundtruth:
@@ -117,9 +111,9 @@ def score_run(
         "split_sequences": split_size,
         "complete": len(rows) == split_size,
         **({"shard": f"{shard[0]}/{shard[1]}"} if shard and shard[1] > 1 else {}),
-        "answers": int(totals[0]),
-        "unparsed_rate": float(totals[1] / totals[0]) if totals[0] else None,
-        "fallback_rate": float(totals[2] / totals[0]) if totals[0] else None,
+        "answers": totals.answers,
+        "unparsed_rate": totals.unparsed / totals.answers if totals.answers else None,
+        "fallback_rate": totals.fallbacks / totals.answers if totals.answers else None,
         "per_sequence": rows,
     }
     if dataset == "got10k" and ious:

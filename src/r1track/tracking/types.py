@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,8 +59,11 @@ class FrameResult:
 
     @classmethod
     def from_record(cls, record: dict) -> FrameResult:
-        """The result a track.jsonl line holds (`record`'s inverse, to its rounding)."""
-        return cls(**{**record, "box": as_box(record["box"])})
+        """The result a track.jsonl line holds (`record`'s inverse, to its rounding); keys that
+        are not fields (of a later or earlier version) are passed over."""
+        known = {f.name for f in fields(cls)}
+        given = {k: v for k, v in record.items() if k in known and k != "box"}
+        return cls(**given, box=as_box(record["box"]))
 
 
 @dataclass
@@ -85,6 +88,10 @@ class AnswerCounts:
         self.unparsed += result.parsed is False
         if result.fallback is not None:
             self.by_reason[result.fallback] += 1
+
+    def __add__(self, other: AnswerCounts) -> AnswerCounts:
+        by_reason = {k: self.by_reason[k] + other.by_reason[k] for k in FALLBACK_REASONS}
+        return AnswerCounts(self.answers + other.answers, self.unparsed + other.unparsed, by_reason)
 
     @classmethod
     def of(cls, results: Iterable[FrameResult]) -> AnswerCounts:
