@@ -773,3 +773,21 @@ def test_ctrl_c_inside_the_overlay_encoder_finishes_that_frame_everywhere(
         writer.close()
     assert writer.frames == 4
     assert _outputs_agree(tmp_path) == 4
+
+
+def test_a_config_error_names_the_commands_flag(tmp_path, capsys):
+    """A config's `ConfigError` names its field; the command line prints the flag that set it:
+    the field's name as a flag, else the command's own name for it (`dev synth-video` sets a
+    SynthConfig's lengths with --frames)."""
+    for args, line in (
+        (["data", "synth", "--num-seqs", "1", "--min-length", "1"], "--min-length must be"),
+        (["data", "synth", "--num-seqs", "1", "--height", "32"], "--height must be at least 64"),
+        (["dev", "synth-video", "{out}/v.mp4", "--kind", "dataset", "--frames", "1"], "--frames"),
+    ):
+        args = [a.replace("{out}", str(tmp_path)) for a in args]
+        out = [] if args[0] == "dev" else ["--out", str(tmp_path / "d")]
+        assert main([*args, *out]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f"r1track: error: {line}"), err
+    assert err == ["r1track: error: --frames must be at least 2, got 1"]
+    assert not any(tmp_path.iterdir())

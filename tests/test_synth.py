@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from r1track.cli import main
 from r1track.datasets import load_dataset
-from r1track.datasets.synth import SynthConfig, synth_sequence
+from r1track.datasets.synth import SynthConfig, synth_sequence, write_synth
+from r1track.errors import ConfigError
 
 
 def test_synth_is_deterministic_and_loads_as_got10k(tmp_path):
@@ -135,3 +137,33 @@ def test_synth_into_a_split_that_has_content_is_refused(tmp_path, capsys):
     assert main([*args, "--split", "test", "--seed", "1"]) == 0  # another split: written
     assert len(load_dataset("got10k", root, "test")) == 2
     assert {p: b for p, b in _tree(root).items() if p in before} == before
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "rule"),
+    [
+        ({"width": 63}, "width", "must be at least 64, got 63"),
+        ({"height": 32}, "height", "must be at least 64, got 32"),
+        ({"min_length": 1, "max_length": 5}, "min_length", "must be at least 2, got 1"),
+        (
+            {"min_length": 5, "max_length": 4},
+            "max_length",
+            "must be at least the min length (5), got 4",
+        ),
+    ],
+    ids=("width", "height", "min_length", "max_length"),
+)
+def test_synth_config_refuses_bad_values(values, field, rule):
+    """The config checks its values itself: a library caller gets what `data synth` says."""
+    with pytest.raises(ConfigError) as caught:
+        SynthConfig(**values)
+    assert (caught.value.field, caught.value.rule) == (field, rule)
+    assert str(caught.value) == f"{field.replace('_', ' ')} {rule}"
+    SynthConfig(width=64, height=64, min_length=2, max_length=2)  # the edges are allowed
+
+
+def test_write_synth_refuses_no_sequences(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        write_synth(tmp_path / "out", "train", 0, 0, SynthConfig())
+    assert (caught.value.field, caught.value.rule) == ("num_seqs", "must be at least 1, got 0")
+    assert not (tmp_path / "out").exists()

@@ -957,3 +957,95 @@ def test_a_trained_checkpoint_carries_the_settings_its_data_were_built_with(
     tracker = _tracker_config(build_parser().parse_args(track))
     assert (tracker.crop_size, tracker.search_factor, tracker.prompt) == (112, 3.0, "nano")
     assert (tracker.image_format, tracker.template_factor) == ("png", 3.0)
+
+
+# -- config checks: the configs refuse bad values themselves, for library callers too ------------
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "rule"),
+    [
+        ({"sizes": ()}, "sizes", "must name at least one crop size"),
+        (
+            {"sizes": (112, 100)},
+            "sizes",
+            "must be multiples of 28 (Qwen keeps them unresized), got [100]",
+        ),
+        ({"images": 4}, "images", "must be 2 or 3, got 4"),
+        (
+            {"context_range": (4.0, 2.0)},
+            "context_range",
+            "must be LOW,HIGH with 1 <= LOW <= HIGH, got (4.0, 2.0)",
+        ),
+        (
+            {"context_range": (0.5, 2.0)},
+            "context_range",
+            "must be LOW,HIGH with 1 <= LOW <= HIGH, got (0.5, 2.0)",
+        ),
+        (
+            {"context_range": (3.0,)},
+            "context_range",
+            "must be LOW,HIGH with 1 <= LOW <= HIGH, got (3.0,)",
+        ),
+        ({"jitter": 0.7}, "jitter", "must be in [0, 0.5), got 0.7"),
+        ({"jitter": -0.1}, "jitter", "must be in [0, 0.5), got -0.1"),
+        ({"template_jitter": 0.5}, "template_jitter", "must be in [0, 0.5), got 0.5"),
+        ({"template_jitter": -0.1}, "template_jitter", "must be in [0, 0.5), got -0.1"),
+        ({"template_context": 0.5}, "template_context", "must be at least 1, got 0.5"),
+        ({"template_context": float("nan")}, "template_context", "must be at least 1, got nan"),
+        ({"template_context": float("inf")}, "template_context", "must be at least 1, got inf"),
+        ({"max_gap": 0}, "max_gap", "must be at least 1, got 0"),
+        ({"coord_tint": 1.0}, "coord_tint", "must be in [0, 1), got 1.0"),
+        ({"coord_tint": -0.5}, "coord_tint", "must be in [0, 1), got -0.5"),
+        ({"resize": "bicubic"}, "resize", "'bicubic' is unknown; expected one of cv2, pil"),
+    ],
+    ids=lambda v: str(v) if isinstance(v, dict) else None,
+)
+def test_sampling_config_refuses_bad_values(values, field, rule):
+    from r1track.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        SamplingConfig(**values)
+    assert (caught.value.field, caught.value.rule) == (field, rule)
+    assert str(caught.value) == f"{field.replace('_', ' ')} {rule}"
+
+
+def test_sampling_config_takes_the_edge_values():
+    """Each range's closed ends are allowed (the checks are not stricter than their rule)."""
+    SamplingConfig(sizes=(28,), images=3, context_range=(1, 1), jitter=0, max_gap=1)
+    SamplingConfig(template_jitter=0, template_context=1, coord_tint=0, resize="pil")
+    SamplingConfig(jitter=0.499, template_jitter=None, template_context=None, coord_tint=0.999)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "rule"),
+    [
+        ({"num_samples": 0}, "num_samples", "must be at least 1, got 0"),
+        ({"val_fraction": 1.0}, "val_fraction", "must be in [0, 1), got 1.0"),
+        ({"val_fraction": -0.1}, "val_fraction", "must be in [0, 1), got -0.1"),
+        ({"image_format": "gif"}, "image_format", "'gif' is unknown; expected one of jpeg, png"),
+        (
+            {"tracker_run": "run", "sampling": SamplingConfig(images=3)},
+            "tracker_run",
+            "draws template + search pairs: use --images 2",
+        ),
+    ],
+    ids=("num_samples", "val_fraction 1", "val_fraction -0.1", "image_format", "tracker_run"),
+)
+def test_build_config_refuses_bad_values(values, field, rule):
+    from r1track.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        BuildConfig("got10k", "root", **values)
+    assert (caught.value.field, caught.value.rule) == (field, rule)
+    BuildConfig("got10k", "root", num_samples=1, val_fraction=0, tracker_run="run")  # edges: fine
+
+
+def test_build_dataset_refuses_zero_workers_before_reading(tmp_path):
+    from r1track.errors import ConfigError
+
+    config = BuildConfig("got10k", str(tmp_path / "none"))  # would fail later: no such folder
+    with pytest.raises(ConfigError) as caught:
+        build_dataset(config, tmp_path / "out", workers=0, progress=False)
+    assert (caught.value.field, caught.value.rule) == ("workers", "must be at least 1, got 0")
+    assert not (tmp_path / "out").exists()

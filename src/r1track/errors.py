@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class R1TrackError(Exception):
     """Base class of errors raised on purpose by r1track, with a message meant for a person."""
@@ -9,6 +11,36 @@ class R1TrackError(Exception):
 
 class UserError(R1TrackError):
     """Bad input from the user: a missing file, an invalid box, a path that is not a model."""
+
+
+class ConfigError(UserError):
+    """A config value out of range: `field` names the config field (or the function's argument)
+    and `rule` says what is wrong with it, so that the command line can name the flag that set
+    the value instead of the field. The config dataclasses raise it from `__post_init__`, so
+    library callers get the checks the command line gets."""
+
+    def __init__(self, field: str, rule: str):
+        super().__init__(f"{field.replace('_', ' ')} {rule}")
+        self.field = field
+        self.rule = rule
+
+
+def check_at_least(field: str, value, low) -> None:
+    """A `ConfigError` of `field` unless `low <= value` (a finite number)."""
+    if not low <= value < math.inf:
+        raise ConfigError(field, f"must be at least {low}, got {value}")
+
+
+def check_in_range(field: str, value, low, high) -> None:
+    """A `ConfigError` of `field` unless `low <= value < high`."""
+    if not low <= value < high:
+        raise ConfigError(field, f"must be in [{low}, {high}), got {value}")
+
+
+def check_choice(field: str, value, choices) -> None:
+    """A `ConfigError` of `field` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ConfigError(field, f"{value!r} is unknown; expected one of {', '.join(choices)}")
 
 
 class BackendError(R1TrackError):

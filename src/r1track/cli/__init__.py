@@ -12,7 +12,7 @@ import re
 import sys
 
 from r1track.cli import data, dev, evaluate, track, train
-from r1track.cli.common import _setting_message, _tracker_config
+from r1track.cli.common import _error_message, _tracker_config
 from r1track.errors import R1TrackError, UserError, shorten
 from r1track.interrupts import Terminated
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"r1track: error: {_setting_message(exc, args)}", file=sys.stderr)
+        print(f"r1track: error: {_error_message(exc, args)}", file=sys.stderr)
         return 2
     except R1TrackError as exc:
         print(f"r1track: error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ import argparse
 import math
 from pathlib import Path
 
-from r1track.errors import UserError, shorten
+from r1track.errors import ConfigError, UserError, shorten
 
 # Qwen-VL's processors resize every image to sides that are multiples of 28 (patch 14 x merge 2):
 # an image budget below one such square cannot hold an image.
@@ -45,11 +45,20 @@ def _check_model_args(args: argparse.Namespace) -> None:
         check_device(args.device)
 
 
-def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
-    """A tracker setting's error in the user's terms: the flag that set the value, or the
-    checkpoint's r1track_tracker.json when the value came from there (not a field name)."""
+def _flag(field: str, args: argparse.Namespace) -> str:
+    """The flag that sets a config field: the command's own name for it (`field_flags`, set
+    next to its parser where the flag is not the field's name), else the field's name as a
+    flag (`max_gap`: `--max-gap`)."""
+    return getattr(args, "field_flags", {}).get(field, "--" + field.replace("_", "-"))
+
+
+def _error_message(exc: UserError, args: argparse.Namespace) -> str:
+    """A config value's error in the user's terms: the flag that set the value, or the
+    checkpoint's r1track_tracker.json when a tracker setting came from there (not a field)."""
     from r1track.tracking.settings import FIELD_KEYS, SettingError
 
+    if isinstance(exc, ConfigError):
+        return f"{_flag(exc.field, args)} {exc.rule}"
     if not isinstance(exc, SettingError):
         return str(exc)
     key = FIELD_KEYS.get(exc.field, exc.field)
@@ -59,7 +68,7 @@ def _setting_message(exc: UserError, args: argparse.Namespace) -> str:
 
         if key in read_settings(model):
             return f"{Path(model) / SETTINGS_FILE}: {exc}"
-    return f"--{key.replace('_', '-')} {exc.rule}"
+    return f"{_flag(key, args)} {exc.rule}"
 
 
 def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:

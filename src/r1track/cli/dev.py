@@ -94,4 +94,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default="simple",
         help="dataset: a `data synth` scene (clutter, a look-alike), as nano is trained on",
     )
-    synth.set_defaults(func=_cmd_synth_video)
+    # --kind dataset: a SynthConfig's sequence lengths are --frames (its ConfigError, that flag)
+    frames = {"min_length": "--frames", "max_length": "--frames"}
+    synth.set_defaults(func=_cmd_synth_video, field_flags=frames)

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets import got10k
+from r1track.errors import ConfigError, check_at_least
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -57,6 +58,16 @@ class SynthConfig:
     """Probability that the target leaves the view for a while."""
     illumination: float = 0.25
     """Amplitude of the brightness drift (0: none)."""
+
+    def __post_init__(self) -> None:
+        check_at_least("width", self.width, 64)
+        check_at_least("height", self.height, 64)
+        check_at_least("min_length", self.min_length, 2)
+        if self.max_length < self.min_length:
+            raise ConfigError(
+                "max_length",
+                f"must be at least the min length ({self.min_length}), got {self.max_length}",
+            )
 
 
 def _pattern_tile(rng, pattern: str, colour, size: int = 48) -> np.ndarray:
@@ -305,6 +316,7 @@ def write_synth(
     """Write `num_seqs` sequences to `out/<split>/` in the GOT-10k layout; returns their names."""
     from tqdm import tqdm
 
+    check_at_least("num_seqs", num_seqs, 1)
     out = Path(out)
     prefix = "GOT-10k_" + {"train": "Train", "val": "Val", "test": "Test"}[split]
     names = []

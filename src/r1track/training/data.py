@@ -29,7 +29,7 @@ import numpy as np
 
 from r1track.datasets import load_dataset
 from r1track.datasets.base import Sequence
-from r1track.errors import UserError
+from r1track.errors import ConfigError, UserError, check_at_least, check_choice, check_in_range
 from r1track.geometry import IMAGE_FORMATS, jpeg_bytes
 from r1track.prompts import Layout, PromptVariant, answer_text, chat_messages, task_prompt
 from r1track.training.sampling import (
@@ -65,6 +65,14 @@ class BuildConfig:
     image_format: str = "jpeg"
     """How crops are stored (`geometry.IMAGE_FORMATS`): `jpeg`, quality 95 with OpenCV's
     defaults (R1-Track's training crops were `cv2.imwrite` JPEG files); `png`, lossless."""
+
+    def __post_init__(self) -> None:
+        check_at_least("num_samples", self.num_samples, 1)
+        check_in_range("val_fraction", self.val_fraction, 0, 1)
+        check_choice("image_format", self.image_format, IMAGE_FORMATS)
+        if self.tracker_run and self.sampling.images != 2:
+            # the flag in the rule: tests and users know this message by `--images 2`
+            raise ConfigError("tracker_run", "draws template + search pairs: use --images 2")
 
 
 def read_tracked_boxes(run: str | Path, dataset: str, sequences: list[Sequence]):
@@ -121,9 +129,8 @@ def _stored(image, image_format: str) -> dict:
 
 
 def split_sequences(sequences: list[Sequence], val_fraction: float, seed: int):
-    """Hold out whole sequences for validation (seeded): (train, val)."""
-    if not 0 <= val_fraction < 1:
-        raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    """Hold out whole sequences for validation (seeded): (train, val). `val_fraction` is in
+    [0, 1) (`BuildConfig` checks it)."""
     order = np.random.default_rng([seed, 7919]).permutation(len(sequences))
     n_val = round(len(sequences) * val_fraction)
     if val_fraction > 0:
@@ -208,20 +215,7 @@ def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progre
     datasets.disable_progress_bars()
 
     out = Path(out)
-    if config.num_samples < 1:
-        raise UserError(f"--num-samples must be at least 1, got {config.num_samples}")
-    if config.sampling.images not in (2, 3):
-        raise UserError(f"--images must be 2 or 3, got {config.sampling.images}")
-    bad = [s for s in config.sampling.sizes if s < 28 or s % 28]
-    if bad:
-        raise UserError(f"--sizes must be multiples of 28 (Qwen keeps them unresized), got {bad}")
-    if workers < 1:
-        raise UserError(f"--workers must be at least 1, got {workers}")
-    if config.image_format not in IMAGE_FORMATS:
-        expected = ", ".join(IMAGE_FORMATS)
-        raise UserError(f"--image-format {config.image_format!r}: expected one of {expected}")
-    if config.tracker_run and config.sampling.images != 2:
-        raise UserError("--tracker-run draws template + search pairs: use --images 2")
+    check_at_least("workers", workers, 1)  # BuildConfig and SamplingConfig check the config
     sequences = load_dataset(config.dataset, config.root, config.split)  # validates the data
     if config.tracker_run:
         read_tracked_boxes(config.tracker_run, config.dataset, sequences)  # fail before workers

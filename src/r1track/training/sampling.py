@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets.base import Sequence
+from r1track.errors import ConfigError, check_at_least, check_choice, check_in_range
 from r1track.geometry import (
     RESIZE_METHODS,
     CropWindow,
@@ -67,10 +68,32 @@ class SamplingConfig:
     `pil` as r1track-nano's (Pillow's antialiased BILINEAR)."""
 
     def __post_init__(self) -> None:
-        if self.resize not in RESIZE_METHODS:
-            raise ValueError(
-                f"unknown resize {self.resize!r}; expected one of {', '.join(RESIZE_METHODS)}"
+        if not self.sizes:
+            raise ConfigError("sizes", "must name at least one crop size")
+        bad = [s for s in self.sizes if s < 28 or s % 28]
+        if bad:
+            raise ConfigError(
+                "sizes", f"must be multiples of 28 (Qwen keeps them unresized), got {bad}"
             )
+        if self.images not in (2, 3):
+            raise ConfigError("images", f"must be 2 or 3, got {self.images}")
+        try:
+            low, high = self.context_range
+            ordered = 1 <= low <= high
+        except (TypeError, ValueError):
+            ordered = False
+        if not ordered:
+            raise ConfigError(
+                "context_range", f"must be LOW,HIGH with 1 <= LOW <= HIGH, got {self.context_range}"
+            )
+        check_in_range("jitter", self.jitter, 0, 0.5)
+        if self.template_jitter is not None:  # None: `jitter`
+            check_in_range("template_jitter", self.template_jitter, 0, 0.5)
+        if self.template_context is not None:  # None: drawn from `context_range`
+            check_at_least("template_context", self.template_context, 1)
+        check_at_least("max_gap", self.max_gap, 1)
+        check_in_range("coord_tint", self.coord_tint, 0, 1)
+        check_choice("resize", self.resize, RESIZE_METHODS)
 
 
 def usable_frames(seq: Sequence) -> np.ndarray:
