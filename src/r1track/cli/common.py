@@ -57,10 +57,10 @@ def _error_message(exc: UserError, args: argparse.Namespace) -> str:
     checkpoint's r1track_tracker.json when a tracker setting came from there (not a field)."""
     from r1track.tracking.settings import FIELD_KEYS, SettingError
 
-    if isinstance(exc, ConfigError):
-        return f"{_flag(exc.field, args)} {exc.rule}"
-    if not isinstance(exc, SettingError):
+    if not isinstance(exc, ConfigError):
         return str(exc)
+    if not isinstance(exc, SettingError):
+        return f"{_flag(exc.field, args)} {exc.rule}"
     key = FIELD_KEYS.get(exc.field, exc.field)
     model = getattr(args, "model", None)
     if getattr(args, key, None) is None and model and getattr(args, "backend", None) == "hf":

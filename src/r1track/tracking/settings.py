@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from r1track.errors import UserError, shorten
+from r1track.errors import ConfigError, shorten
 from r1track.geometry import IMAGE_FORMATS, RESIZE_METHODS
 from r1track.prompts import LAYOUTS, MAX_NEW_TOKENS, PROMPT_VARIANTS, Layout, PromptVariant
 
@@ -28,14 +28,9 @@ from r1track.prompts import LAYOUTS, MAX_NEW_TOKENS, PROMPT_VARIANTS, Layout, Pr
 VIEW_MIRRORS = ((False, False), (True, False), (False, True), (True, True))
 
 
-class SettingError(UserError):
-    """A `TrackerConfig` value out of range: `field` names the setting and `rule` says what is
-    wrong with it, so that the command line can name its flag instead of the field."""
-
-    def __init__(self, field: str, rule: str):
-        super().__init__(f"{field.replace('_', ' ')} {rule}")
-        self.field = field
-        self.rule = rule
+class SettingError(ConfigError):
+    """A `TrackerConfig` value out of range (`field`, `rule`): the command line names the flag
+    that set it, or the checkpoint's settings file it came from."""
 
 
 def _meta(help: str, key: str | None = None, choices: tuple = ()) -> dict:
