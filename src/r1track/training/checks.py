@@ -101,6 +101,12 @@ def check_config(config: TrainConfig, algorithm: str = "sft", world_size: int | 
     _require(
         length is None or length >= 1, "sft.max_length", length, "must be at least 1 (or null)"
     )
+    for key, names in (
+        ("model.freeze", config.model.freeze),
+        ("lora.target_modules", config.lora.target_modules),
+        ("logging.report_to", config.logging.report_to),
+    ):  # OmegaConf lets a mapping or list through as an element of a list[str]
+        _require(all(isinstance(n, str) for n in names), key, names, "must be a list of names")
     if config.lora.enabled:
         lora = config.lora
         _require(lora.r >= 1, "lora.r", lora.r, "must be at least 1")

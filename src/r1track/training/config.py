@@ -1,19 +1,28 @@
-"""Training configuration: nested dataclasses, defaults <- YAML file <- `key=value` overrides.
+"""Training configuration: nested dataclasses, defaults <- YAML file <- `key=value` overrides,
+merged by OmegaConf (structured configs, as EasyR1 loads its own).
 
-Unknown keys are rejected by their dotted name (a typo must not silently fall back to a default);
-the values' ranges are checked by `r1track.training.checks.check_config`.
+Unknown keys are rejected by their dotted name (a typo must not silently fall back to a default),
+values of the wrong type by key and expected type; the values' ranges are checked by
+`r1track.training.checks.check_config`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from omegaconf import Container, DictConfig, OmegaConf
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    InterpolationResolutionError,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
 from r1track.errors import UserError, shorten
 
@@ -165,101 +174,75 @@ class TrainConfig:
     vision: VisionSection = field(default_factory=VisionSection)
 
 
-def _coerce(value, annotation, key: str):
-    """Check/convert a YAML value against a field's type annotation."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, key)
-            except UserError as exc:
-                errors.append(str(exc))
-        raise UserError(errors[0] if errors else f"config key {key!r}: bad value {value!r}")
-    if origin is list:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v]
-        if not isinstance(value, list):
-            raise UserError(f"config key {key!r}: expected a list, got {value!r}")
-        return [_coerce(v, args[0], key) for v in value]
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise UserError(f"config key {key!r}: expected true or false, got {value!r}")
-    if isinstance(value, str) and annotation in (int, float):
-        # PyYAML reads 1e-6 (no dot) as text; accept any number written as text
-        with contextlib.suppress(ValueError):
-            value = int(value) if annotation is int else float(value)
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise UserError(f"config key {key!r}: expected an integer, got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise UserError(f"config key {key!r}: expected a number, got {value!r}")
-    if annotation is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise UserError(f"config key {key!r}: expected text, got {value!r}")
-    raise UserError(f"config key {key!r}: unsupported type {annotation}")  # pragma: no cover
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
 
 
-def _build(cls, data: dict, prefix: str = ""):
-    if not isinstance(data, dict):
-        raise UserError(f"config section {prefix.rstrip('.') or '<root>'!r}: expected a mapping")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise UserError(f"unknown config key {prefix + unknown[0]!r}")
-    kwargs = {}
-    for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = _build(hint, value or {}, f"{prefix}{name}.")
-        else:
-            kwargs[name] = _coerce(value, hint, prefix + name)
-    return cls(**kwargs)
+def _expected(key: str) -> str:
+    """What the field at dotted `key` (`model.freeze[0]`: an element of it) takes, in words."""
+    hint = TrainConfig
+    for part in key.split("[")[0].split("."):
+        hint = typing.get_type_hints(hint)[part]
+    if dataclasses.is_dataclass(hint):
+        return "a section (a mapping of its keys)"
+    if typing.get_origin(hint) is list:
+        return _KINDS[typing.get_args(hint)[0]] if "[" in key else "a list, e.g. [a, b]"
+    kinds = [_KINDS[a] for a in typing.get_args(hint) or (hint,) if a is not type(None)]
+    return " or ".join(kinds + ["null"] * (type(None) in typing.get_args(hint)))
 
 
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one `dotted.key=value` (value parsed as YAML) to a nested dict."""
-    if "=" not in assignment:
-        raise UserError(f"override {shorten(assignment)}: expected KEY=VALUE")
-    key, raw = assignment.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
-    parts = key.strip().split(".")
-    node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise UserError(f"override {shorten(assignment)}: {part!r} is not a section")
-    node[parts[-1]] = value
+def _user_error(exc: OmegaConfBaseException, merging: tuple[str, object]) -> UserError:
+    """OmegaConf's error as ours, naming the dotted key. `merging`: the key and value being
+    merged, for the errors that OmegaConf raises without them (a YAML section's bad value)."""
+    key, value = (exc.full_key, exc.value) if exc.full_key else merging
+    if isinstance(exc, (ConfigKeyError, ConfigAttributeError)):
+        return UserError(f"unknown config key {key!r}")
+    if isinstance(exc, ValidationError) and not isinstance(exc, InterpolationResolutionError):
+        if isinstance(value, Container):
+            value = OmegaConf.to_container(value)
+        got = "null" if value is None else shorten(value) if isinstance(value, str) else value
+        with contextlib.suppress(KeyError, TypeError):
+            return UserError(f"config key {key!r}: expected {_expected(key)}, got {got}")
+    return UserError(f"config key {key!r}: {str(exc.msg).splitlines()[0]}")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong, and on which line."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f", line {mark.line + 1}" if mark else ""
+    return (getattr(exc, "problem", None) or str(exc).splitlines()[0]) + where
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
-    """Defaults <- YAML file <- overrides. Raises `UserError` on any unknown key or bad value."""
-    data: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"--config {path}: no such file")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(
-                f"--config {path}: not valid YAML ({str(exc).splitlines()[0]})"
-            ) from exc
-    for assignment in overrides:
-        apply_override(data, assignment)
-    config = _build(TrainConfig, data)
+    """Defaults <- YAML file <- `dotted.key=value` overrides (value read as YAML), merged by
+    OmegaConf into the dataclasses' schema. Raises `UserError` on any unknown key or bad value."""
+    merged = OmegaConf.structured(TrainConfig)  # struct mode: an unknown key is an error
+    merging: tuple[str, object] = ("", None)
+    try:
+        if path is not None:
+            path = Path(path)
+            if not path.is_file():
+                raise UserError(f"--config {path}: no such file")
+            try:
+                data = OmegaConf.load(path)
+            except yaml.YAMLError as exc:  # also a key given twice
+                raise UserError(f"--config {path}: not valid YAML ({_yaml_problem(exc)})") from exc
+            if not isinstance(data, DictConfig):
+                raise UserError(f"--config {path}: expected a mapping of config keys")
+            for key, value in OmegaConf.to_container(data).items():
+                merging = (str(key), value)  # one section at a time: its bad value names it
+                merged.merge_with({key: value})
+        for assignment in overrides:
+            if "=" not in assignment:
+                raise UserError(f"override {shorten(assignment)}: expected KEY=VALUE")
+            merging = (assignment.split("=", 1)[0], None)
+            try:
+                merged.merge_with_dotlist([assignment])
+            except yaml.YAMLError as exc:
+                bad = shorten(assignment)
+                raise UserError(f"override {bad}: not valid YAML ({_yaml_problem(exc)})") from exc
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise _user_error(exc, merging) from None
     if not config.output_dir:
         raise UserError("config: output_dir is required")
     if not config.model.path:
