@@ -1,14 +1,98 @@
-"""Plain helpers for tests: synthetic clips, an oracle that answers from the pixels, and
-writers of small datasets in each benchmark's layout."""
+"""Plain helpers shared by test modules: synthetic clips and images, an oracle that answers from
+the pixels, a scripted backend, what a chat server is sent, the command line in a subprocess,
+and writers of small datasets in each benchmark's layout. (Fixtures live in conftest.py.)"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from r1track.backends.base import GenerationRequest, PixelLimits
 from r1track.datasets import got10k
+
+NO_SERVER = "http://127.0.0.1:9/v1"
+"""A base URL nothing answers at (port 9, discard)."""
+OPENAI_NO_SERVER = ["--backend", "openai", "--base-url", NO_SERVER]
+"""Command-line flags for the openai backend at `NO_SERVER`."""
+SETTINGS_FLAGS = ["--prompt", "5k", "--no-think", "--layout", "r1track"]
+"""The defaults' prompt, think mode and layout given as flags: nothing is guessed for a model
+r1track does not know, so no note line (printed once per process: the first test to run would
+get it)."""
+
+
+def run_cli(*args, cwd=None, **env):
+    """`python -m r1track.cli ARGS` in a subprocess, offline (HF_HUB_OFFLINE=1, plus `env`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "r1track.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1", **env),
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def bbox_flag(box) -> str:
+    """A box as `--bbox` takes it: `x,y,w,h`, shortest form of each number."""
+    return ",".join(f"{v:g}" for v in box)
+
+
+def noise_image(seed: int, size: int = 112) -> Image.Image:
+    """A square RGB image of uniform random pixels."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8))
+
+
+class ScriptedBackend:
+    """A backend whose answers come from a function of the request (a test double)."""
+
+    name = "scripted"
+
+    def __init__(self, answer, limits: PixelLimits | None = None):
+        self.answer = answer
+        self.requests = []
+        self.batches = []
+        self._limits = limits or PixelLimits(56 * 56, 28 * 28 * 1280)
+
+    @property
+    def pixel_limits(self) -> PixelLimits:
+        return self._limits
+
+    def generate(self, requests):
+        self.requests.extend(requests)
+        self.batches.append(len(requests))
+        return [self.answer(r) for r in requests]
+
+    def close(self):
+        pass
+
+
+def decode_request(body):
+    """A chat-completions body -> (PIL images, text, max_tokens), as a server would see it."""
+    import base64
+    import io
+
+    content = body["messages"][0]["content"]
+    images = [
+        Image.open(io.BytesIO(base64.b64decode(p["image_url"]["url"].split(",", 1)[1]))).convert(
+            "RGB"
+        )
+        for p in content
+        if p["type"] == "image_url"
+    ]
+    text = "".join(p["text"] for p in content if p["type"] == "text")
+    return images, text, body.get("max_tokens")
+
+
+def served_request(body) -> GenerationRequest:
+    """The request a chat-completions body carries: its images, text and token budget."""
+    images, text, max_tokens = decode_request(body)
+    return GenerationRequest(tuple(images), text, max_tokens)
 
 
 def moving_square_video(n=15, width=320, height=200, seed=0):
@@ -34,6 +118,11 @@ def white_blob_oracle(request):
     if len(xs) == 0:
         return "I do not see it"
     return f"[{xs.min()},{ys.min()},{xs.max() + 1},{ys.max() + 1}]"
+
+
+def oracle_server_answer(body):
+    """`white_blob_oracle` behind a chat server: the answer to the request in `body`."""
+    return white_blob_oracle(served_request(body))
 
 
 def white_box_sequence(n, width, height, seed):

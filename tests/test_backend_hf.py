@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import noise_image
 from r1track.backends.base import GenerationRequest
 from r1track.backends.hf import HFBackend
 from r1track.errors import UserError
@@ -15,20 +14,19 @@ from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
 
-def _image(seed, size=336):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8))
-
-
 def test_inputs_follow_qwen_layout(hf_backend):
-    text = hf_backend.render(GenerationRequest((_image(0), _image(1)), "find it"))
+    text = hf_backend.render(
+        GenerationRequest((noise_image(0, 336), noise_image(1, 336)), "find it")
+    )
     assert text == (
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
         "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
         "<|vision_start|><|image_pad|><|vision_end|>find it<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
-    batch = hf_backend.encode([GenerationRequest((_image(0), _image(1, 224)), "find it")])
+    batch = hf_backend.encode(
+        [GenerationRequest((noise_image(0, 336), noise_image(1, 224)), "find it")]
+    )
     image_token = hf_backend.processor.image_token_id
     # 336 px -> 24x24 patches -> 12x12 merged tokens; 224 px -> 8x8
     assert batch["image_grid_thw"].tolist() == [[1, 24, 24], [1, 16, 16]]
@@ -38,9 +36,11 @@ def test_inputs_follow_qwen_layout(hf_backend):
 
 
 def test_generation_uses_3d_positions_and_batches_like_single(hf_backend):
-    a = GenerationRequest((_image(0), _image(1)), "short", 12)
+    a = GenerationRequest((noise_image(0, 336), noise_image(1, 336)), "short", 12)
     b = GenerationRequest(
-        (_image(2), _image(3)), "a much longer text so that this row is padded less", 20
+        (noise_image(2, 336), noise_image(3, 336)),
+        "a much longer text so that this row is padded less",
+        20,
     )
     single = hf_backend.generate([a]) + hf_backend.generate([b])
     # image tokens share rotary positions per row/column, so positions end before the length
@@ -54,14 +54,14 @@ def test_next_token_scores_depend_on_the_images(hf_backend):
 
     def last_logits(search):
         batch = hf_backend.encode(
-            [GenerationRequest((_image(0), search), "Please identify the target")]
+            [GenerationRequest((noise_image(0, 336), search), "Please identify the target")]
         )
         with torch.inference_mode():
             return hf_backend.model(**batch).logits[0, -1]
 
-    same = last_logits(_image(1))
-    assert torch.equal(same, last_logits(_image(1)))
-    assert not torch.allclose(same, last_logits(_image(2)))
+    same = last_logits(noise_image(1, 336))
+    assert torch.equal(same, last_logits(noise_image(1, 336)))
+    assert not torch.allclose(same, last_logits(noise_image(2, 336)))
 
 
 def test_track_video_end_to_end(hf_backend, synth_video):
@@ -101,7 +101,7 @@ def test_merge_size_sets_visual_tokens_per_crop(tmp_path):
 
     config = TinyModelConfig(text_hidden=64, text_layers=1, vision_depth=1, merge_size=4)
     backend = HFBackend(str(build_tiny_model(tmp_path / "m4", config)), device="cpu")
-    request = GenerationRequest((_image(0, 112), _image(1, 224)), "find it", 4)
+    request = GenerationRequest((noise_image(0, 112), noise_image(1, 224)), "find it", 4)
     batch = backend.encode([request])
     # 112 px -> 8x8 patches -> 2x2 tokens of 4x4 patches; 224 px -> 4x4 tokens
     assert batch["image_grid_thw"].tolist() == [[1, 8, 8], [1, 16, 16]]
@@ -132,8 +132,8 @@ def test_decoding_ignores_the_checkpoints_generation_config(tiny_model, tmp_path
         return out
 
     backend.model._prepare_generation_config = spy
-    a = GenerationRequest((_image(0, 112), _image(1, 112)), "find it", 24)
-    b = GenerationRequest((_image(2, 112), _image(3, 112)), "and this one", 24)
+    a = GenerationRequest((noise_image(0, 112), noise_image(1, 112)), "find it", 24)
+    b = GenerationRequest((noise_image(2, 112), noise_image(3, 112)), "and this one", 24)
     batched = backend.generate([a, b])
     assert REPETITION_PENALTY == 1.0
     assert [(c.repetition_penalty, c.do_sample) for c in seen] == [(1.0, False)]

@@ -9,8 +9,15 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import ScriptedBackend, decode_request
-from helpers import moving_square_video, white_blob_oracle
+from helpers import (
+    ScriptedBackend,
+    bbox_flag,
+    decode_request,
+    moving_square_video,
+    oracle_server_answer,
+    served_request,
+    white_blob_oracle,
+)
 from r1track.backends.base import GenerationRequest
 from r1track.backends.openai_api import OpenAIBackend, end_at_stop
 from r1track.cli import main
@@ -45,9 +52,8 @@ def test_tracking_through_server_equals_in_process(chat_server, hf_backend, synt
     lock = threading.Lock()
 
     def answer(body):
-        images, text, max_tokens = decode_request(body)
         with lock:
-            return hf_backend.generate([GenerationRequest(tuple(images), text, max_tokens)])[0]
+            return hf_backend.generate([served_request(body)])[0]
 
     server = chat_server(answer)
     video, boxes = synth_video
@@ -152,8 +158,7 @@ def test_track_through_a_strict_server(chat_server):
     box = (60, 70, 40, 30)
 
     def answer(body):
-        images, text, max_tokens = decode_request(body)
-        return white_blob_oracle(GenerationRequest(tuple(images), text, max_tokens)) + " Done."
+        return oracle_server_answer(body) + " Done."
 
     server = chat_server(answer, strict=True)
     config = TrackerConfig(crop_size=112)
@@ -184,7 +189,7 @@ def test_cli_track_against_a_strict_server(chat_server, synth_video, tmp_path, c
     video, boxes = synth_video
     server = chat_server(lambda body: "[40,40,70,70] is where it is.", strict=True)
     out = tmp_path / "out"
-    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    bbox = bbox_flag(boxes[0])
     args = ["track", str(video), "--bbox", bbox, "--model", "m", "--backend", "openai"]
     args += ["--base-url", server.url, "--crop-size", "112", "--out", str(out), "--no-overlay"]
     assert main(args) == 0

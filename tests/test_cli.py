@@ -11,29 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from conftest import decode_request
+from helpers import (
+    NO_SERVER,
+    OPENAI_NO_SERVER,
+    SETTINGS_FLAGS,
+    bbox_flag,
+    decode_request,
+    run_cli,
+)
 from r1track.backends.base import GenerationRequest
 from r1track.cli import main
 from r1track.errors import UserError
-
-
-def run_cli(*args, cwd=None):
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "r1track.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 @pytest.mark.slow
 def test_track_writes_boxes_records_and_overlay(tiny_model, synth_video, tmp_path):
     video, boxes = synth_video
     out = tmp_path / "out"
-    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    bbox = bbox_flag(boxes[0])
     proc = run_cli(
         "track", video, "--bbox", bbox, "--model", tiny_model, "--crop-size", "112", "--out", out
     )
@@ -117,7 +112,7 @@ def test_track_text_init_through_openai_backend(chat_server, synth_video, tmp_pa
 
 def test_server_down_is_one_line_exit_1(synth_video, tmp_path, capsys):
     video, boxes = synth_video
-    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    bbox = bbox_flag(boxes[0])
     code = main(
         [
             "track",
@@ -126,10 +121,7 @@ def test_server_down_is_one_line_exit_1(synth_video, tmp_path, capsys):
             bbox,
             "--model",
             "m",
-            "--backend",
-            "openai",
-            "--base-url",
-            "http://127.0.0.1:9/v1",
+            *OPENAI_NO_SERVER,
             "--timeout",
             "1",
             "--crop-size",
@@ -143,7 +135,7 @@ def test_server_down_is_one_line_exit_1(synth_video, tmp_path, capsys):
     assert [line for line in err.splitlines() if line.startswith("r1track: error:")] == [
         line for line in err.splitlines() if "error" in line
     ]
-    assert "no answer from http://127.0.0.1:9/v1" in err and "Traceback" not in err
+    assert f"no answer from {NO_SERVER}" in err and "Traceback" not in err
 
 
 def _bad_inputs(tmp: Path, video: Path, model: Path) -> dict:
@@ -201,7 +193,7 @@ def test_unknown_checkpoint_notice_comes_after_the_checks(tiny_model, tmp_path, 
     model = tmp_path / "my-finetune"
     shutil.copytree(tiny_model, model)
     video, boxes = synth_video
-    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    bbox = bbox_flag(boxes[0])
     proc = run_cli("track", tmp_path / "missing.mp4", "--bbox", bbox, "--model", model)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     proc = run_cli(
@@ -370,7 +362,7 @@ def test_checkpoint_settings_are_used_unless_a_flag_overrides(tiny_model, synth_
     shutil.copytree(tiny_model, model)
     write_settings(model, crop_size=300, prompt="100k")  # 300: a size Qwen would resize
     video, boxes = synth_video
-    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    bbox = bbox_flag(boxes[0])
     base = ["track", video, "--bbox", bbox, "--model", model, "--no-overlay"]
     proc = run_cli(*base, "--out", tmp_path / "a")
     assert proc.returncode == 2 and "crop size 300" in proc.stderr  # taken from the file
@@ -476,7 +468,6 @@ def bad_input_env(tmp_path_factory, synth_video, tiny_model):
 
 
 _TRACK = ["track", "{video}", "--bbox", "100,50,40,30", "--model", "{model}", "--crop-size", "112"]
-_OPENAI = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"]
 
 
 def _track_box(bbox: str, model: str = "{model}") -> list[str]:
@@ -570,9 +561,12 @@ BAD_COMMANDS = {
     "scheduler": ([*_SFT, "optim.lr_scheduler_type=cosin"], "optim.lr_scheduler_type=cosin is not"),
     "override without =": ([*_SFT, "optim.max_steps", "4"], "override 'optim.max_steps': expected"),
     "timeout -1": ([*_TRACK, "--timeout", "-1", "--out", "{out}"], "--timeout must be a positive"),
-    "timeout 0": ([*_TRACK, *_OPENAI, "--timeout", "0", "--out", "{out}"], "--timeout must be"),
+    "timeout 0": (
+        [*_TRACK, *OPENAI_NO_SERVER, "--timeout", "0", "--out", "{out}"],
+        "--timeout must be",
+    ),
     "max-pixels 0": (
-        [*_TRACK, *_OPENAI, "--max-pixels", "0", "--out", "{out}"],
+        [*_TRACK, *OPENAI_NO_SERVER, "--max-pixels", "0", "--out", "{out}"],
         "--max-pixels must be at least 784",
     ),
     "context 0": ([*_TRACK, "--context", "0", "--out", "{out}"], "--context must be positive"),
@@ -645,7 +639,8 @@ def test_a_page_of_text_is_not_echoed_whole(chat_server, synth_video, tmp_path, 
     """--text of 36 kB that the model finds nothing for: the one line quotes its start only."""
     server = chat_server(lambda body: "no box here")
     text = "the red car " * 3000
-    command = ["track", str(synth_video[0]), "--text", text, "--model", "m", *_OPENAI]
+    command = ["track", str(synth_video[0]), "--text", text, "--model", "m", *OPENAI_NO_SERVER]
+    command += SETTINGS_FLAGS
     command[command.index("--base-url") + 1] = server.url
     code, err = _run_main([*command, "--crop-size", "112", "--out", str(tmp_path / "o")], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1, err[:300]
@@ -677,7 +672,7 @@ def test_ctrl_c_while_a_request_hangs_stops_at_once(chat_server, synth_video, tm
     server = chat_server(lambda body: "[0,0,1,1]", hang_first=10**6, hang_seconds=30.0)
     video, boxes = synth_video
     out = tmp_path / "out"
-    bbox = ",".join(f"{v:g}" for v in boxes[0])
+    bbox = bbox_flag(boxes[0])
     command = ["track", video, "--bbox", bbox, "--model", "m", "--backend", "openai"]
     command += ["--base-url", server.url, "--timeout", "120", "--crop-size", "112"]
     proc = subprocess.Popen(

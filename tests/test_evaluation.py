@@ -13,8 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import decode_request
 from helpers import (
+    OPENAI_NO_SERVER,
+    SETTINGS_FLAGS,
+    oracle_server_answer,
     white_blob_oracle,
     write_got10k,
     write_lasot,
@@ -49,11 +51,6 @@ def _manifest(root, split="val", dataset="got10k", **extra):
         "tracker": {},
         **extra,
     }
-
-
-def oracle_server_answer(body):
-    images, text, max_tokens = decode_request(body)
-    return white_blob_oracle(GenerationRequest(tuple(images), text, max_tokens))
 
 
 def test_got10k_metrics_equal_the_official_toolkit(tmp_path):
@@ -273,26 +270,23 @@ def test_a_sequence_whose_frames_change_size_fails_alone(tmp_path, capsys):
     assert all(layout.is_finished(out, "got10k", n) for n in (names[0], names[2]))
 
 
-def test_batch_4_equals_batch_1_with_the_tiny_model(tmp_path, hf_backend):
+def test_batch_4_equals_batch_1_with_the_tiny_model(tmp_path, fresh_hf_backend, monkeypatch):
     root = tmp_path / "data"
     write_got10k(root, "val", num_seqs=4, length=5)
     sequences = load_dataset("got10k", root, "val")
     sizes = []
-    original = hf_backend.generate
+    original = fresh_hf_backend.generate
 
     def counting(requests):
         sizes.append(len(requests))
         return original(requests)
 
-    tracker = Tracker(hf_backend, CONFIG)
+    monkeypatch.setattr(fresh_hf_backend, "generate", counting)
+    tracker = Tracker(fresh_hf_backend, CONFIG)
     runs = {}
     for batch in (1, 4):
         runs[batch] = tmp_path / f"b{batch}"
-        hf_backend.generate = counting
-        try:
-            run_eval(tracker, sequences, runs[batch], "got10k", batch=batch, progress=False)
-        finally:
-            hf_backend.generate = original
+        run_eval(tracker, sequences, runs[batch], "got10k", batch=batch, progress=False)
     assert max(sizes) == 4 and 1 in sizes
     for seq in sequences:
         one, four = (
@@ -431,10 +425,7 @@ def test_eval_bad_inputs_are_one_line_exit_2(tmp_path, capsys):
         "got10k",
         "--model",
         "m",
-        "--backend",
-        "openai",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
+        *OPENAI_NO_SERVER,
         "--out",
         str(tmp_path / "o"),
     ]
@@ -641,7 +632,7 @@ def test_a_dead_server_stops_the_run_after_3_sequences_and_it_resumes(
     url = dead.url
     dead.stop()
     out = tmp_path / "run"
-    assert main(_eval_cmd(root, url, out, "--timeout", "1")[3:]) == 1
+    assert main(_eval_cmd(root, url, out, "--timeout", "1", *SETTINGS_FLAGS)[3:]) == 1
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("eval:")]
     assert len(lines) == 1, lines
@@ -655,7 +646,7 @@ def test_a_dead_server_stops_the_run_after_3_sequences_and_it_resumes(
     assert not any(layout.is_finished(out, "got10k", n) for n in names)
 
     server = chat_server(oracle_server_answer)
-    assert main(_eval_cmd(root, server.url, out)[3:]) == 0
+    assert main(_eval_cmd(root, server.url, out, *SETTINGS_FLAGS)[3:]) == 0
     err = capsys.readouterr().err
     assert "8 sequences tracked" in err and "0 already done, 0 failed" in err
     assert all(layout.is_finished(out, "got10k", n) for n in names)

@@ -6,10 +6,10 @@ import base64
 import io
 import shutil
 
-import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import noise_image
 from r1track.backends.base import GenerationRequest
 from r1track.backends.openai_api import OpenAIBackend
 from r1track.errors import UserError
@@ -48,14 +48,9 @@ RENDERED = {
 CASES = sorted(RENDERED)
 
 
-def _image(seed: int, size: int = 112) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8))
-
-
 def _request(layout: str, think: bool) -> GenerationRequest:
     return GenerationRequest(
-        (_image(0), _image(1)), TASK_100K, 8, think=think, layout=layout, prefix_key="t"
+        (noise_image(0), noise_image(1)), TASK_100K, 8, think=think, layout=layout, prefix_key="t"
     )
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import bbox_flag, run_cli
 from r1track.evaluation.metrics import xywh_iou
 from r1track.models import BUNDLED, SETTINGS_FILE
 
@@ -38,16 +36,9 @@ def test_nano_is_small_and_carries_its_settings():
 def test_nano_tracks_the_demo_clip_far_better_than_not_moving(tmp_path):
     # run from a directory that is not the repository, offline, by name only
     truth = np.loadtxt(ASSETS / "demo.groundtruth.txt", delimiter=",")
-    bbox = ",".join(f"{v:g}" for v in truth[0])
-    args = ["track", ASSETS / "demo.mp4", "--bbox", bbox, "--model", "nano", "--out", "o"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "r1track.cli", *map(str, args), "--no-overlay"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"),
-        timeout=300,
-    )
+    args = ["track", ASSETS / "demo.mp4", "--bbox", bbox_flag(truth[0]), "--model", "nano"]
+    args += ["--out", "o", "--no-overlay"]
+    proc = run_cli(*args, cwd=tmp_path, TRANSFORMERS_OFFLINE="1")
     assert proc.returncode == 0, proc.stderr
     boxes = np.loadtxt(tmp_path / "o" / "boxes.txt", delimiter=",")
     assert boxes.shape == truth.shape

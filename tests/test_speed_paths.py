@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from conftest import decode_request
+from helpers import decode_request, noise_image
 from r1track.backends import openai_api
 from r1track.backends.base import GenerationRequest
 from r1track.backends.openai_api import OpenAIBackend
@@ -16,68 +14,61 @@ from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
 
-def _image(seed, size=112):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8))
-
-
-def test_template_reuse_gives_the_same_scores_and_boxes(hf_backend, synth_video):
-    template = _image(0)
-    hf_backend._prefixes.clear()  # the backend is shared with earlier tests
-    hf_backend.keep_scores = True
-    try:
-        scores = {}
-        for reuse in (True, False):
-            hf_backend.reuse_template = reuse
-            scores[reuse] = []
-            for seed in (1, 2, 3):
-                request = GenerationRequest(
-                    (template, _image(seed)), "Please identify [1,2,3,4]", 6, prefix_key="track-a"
-                )
-                hf_backend.generate([request])
-                scores[reuse].append(torch.stack(hf_backend.last_scores))
-    finally:
-        hf_backend.keep_scores = False
-        hf_backend.reuse_template = True
+def test_template_reuse_gives_the_same_scores_and_boxes(fresh_hf_backend, synth_video):
+    backend = fresh_hf_backend  # its settings change below, and its prefix cache is read
+    template = noise_image(0)
+    backend.keep_scores = True
+    scores = {}
+    for reuse in (True, False):
+        backend.reuse_template = reuse
+        scores[reuse] = []
+        for seed in (1, 2, 3):
+            request = GenerationRequest(
+                (template, noise_image(seed)),
+                "Please identify [1,2,3,4]",
+                6,
+                prefix_key="track-a",
+            )
+            backend.generate([request])
+            scores[reuse].append(torch.stack(backend.last_scores))
+    backend.reuse_template = True
     for with_reuse, without in zip(scores[True], scores[False], strict=True):
         assert torch.allclose(with_reuse, without, atol=1e-5)
     # and both equal transformers' own generate (the batched path) on the full prompt
-    hf_backend.keep_scores = True
-    request = GenerationRequest((template, _image(1)), "Please identify [1,2,3,4]", 6)
-    hf_backend.generate([request, request])
-    hf_backend.keep_scores = False
-    reference = torch.stack(hf_backend.last_scores)[:, :1]
+    request = GenerationRequest((template, noise_image(1)), "Please identify [1,2,3,4]", 6)
+    backend.generate([request, request])
+    backend.keep_scores = False
+    reference = torch.stack(backend.last_scores)[:, :1]
     assert torch.allclose(scores[True][0], reference, atol=1e-4)
     # the comparison can tell search images apart (so it would see a wrong prefix or position)
     assert (scores[True][0] - scores[True][1]).abs().max() > 1e-4
     # one cached prefix (none kept while reuse is off), cropped back after every frame
-    assert list(hf_backend._prefixes) == ["track-a"]
-    prefix = hf_backend._prefixes["track-a"]
+    assert list(backend._prefixes) == ["track-a"]
+    prefix = backend._prefixes["track-a"]
     assert prefix.cache.get_seq_length() == prefix.ids.shape[1]
 
     video, boxes = synth_video
     tracks = {}
     for reuse in (True, False):
-        hf_backend.reuse_template = reuse
-        tracker = Tracker(hf_backend, TrackerConfig(crop_size=112))
+        backend.reuse_template = reuse
+        tracker = Tracker(backend, TrackerConfig(crop_size=112))
         tracks[reuse] = [
             (r.box, r.answer) for r in tracker.track(open_frames(video), bbox=boxes[0])
         ]
-    hf_backend.reuse_template = True
     assert tracks[True] == tracks[False]
 
 
-def test_batches_of_several_requests_take_the_batched_path(hf_backend):
-    hf_backend._prefixes.clear()
+def test_batches_of_several_requests_take_the_batched_path(fresh_hf_backend):
     requests = [
-        GenerationRequest((_image(0), _image(i)), "x", 4, prefix_key=f"t{i}") for i in (1, 2)
+        GenerationRequest((noise_image(0), noise_image(i)), "x", 4, prefix_key=f"t{i}")
+        for i in (1, 2)
     ]
-    hf_backend.generate(requests)
-    assert not hf_backend._prefixes  # documented: reuse applies to one request at a time
+    fresh_hf_backend.generate(requests)
+    assert not fresh_hf_backend._prefixes  # documented: reuse applies to one request at a time
 
 
 def test_decoding_stops_at_the_stop_string_and_keeps_it(hf_backend):
-    request = GenerationRequest((_image(0), _image(1)), "Please identify [1,2,3,4]", 40)
+    request = GenerationRequest((noise_image(0), noise_image(1)), "Please identify [1,2,3,4]", 40)
     full = hf_backend.generate([request])[0]
     stop = next(c for c in full[1:] if c.isalpha())  # a character this model emits early
     cut = hf_backend.generate([GenerationRequest(request.images, request.text, 40, stop=(stop,))])[
@@ -147,5 +138,5 @@ def test_openai_puts_back_a_stop_string_the_server_dropped(chat_server):
         lambda body: ("[1,2,3,4", "]") if decode_request(body)[1] == "a" else "[5,6,7,8]"
     )
     backend = OpenAIBackend(server.url, "m")
-    requests = [GenerationRequest((_image(0),), t, 8, stop=("]",)) for t in ("a", "b")]
+    requests = [GenerationRequest((noise_image(0),), t, 8, stop=("]",)) for t in ("a", "b")]
     assert backend.generate(requests) == ["[1,2,3,4]", "[5,6,7,8]"]

@@ -369,7 +369,7 @@ def test_pil_and_png_settings_give_the_model_pillows_crops_untouched(scripted):
 def test_server_decodes_the_pixels_an_in_process_model_is_given(scripted, chat_server):
     """The openai backend sends the JPEG bytes the tracker made (PNG when lossless): what the
     server decodes equals, byte for byte, what the `hf` backend would be given."""
-    from conftest import decode_request
+    from helpers import decode_request
     from r1track.backends.openai_api import OpenAIBackend
 
     frames = _noise_frames(3)

@@ -1007,8 +1007,13 @@ def test_data_import_sharegpt_reads_image_files_as_stored(tmp_path, capsys):
 def test_data_export_easyr1_round_trips(built, got_train, tmp_path, capsys):
     """`data export` (and `data build --format easyr1`) write EasyR1 parquet that `data import`
     reads back into the same rows: same user turn, images byte for byte, answer and box."""
+    import shutil
+
     from datasets import load_from_disk
 
+    # a copy: reading a saved dataset through a column cast leaves datasets' cache-*.arrow files
+    # in its folder (the export does, and so does _stored_images), and `built` is shared
+    built = shutil.copytree(built, tmp_path / "data")
     exported = tmp_path / "easyr1"
     assert main(["data", "export", str(built), "--out", str(exported)]) == 0
     back = tmp_path / "back"
