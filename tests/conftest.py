@@ -97,9 +97,9 @@ def _fresh_notices(monkeypatch):
     """Each test starts as a new process does, with no model noticed yet: the note on a
     checkpoint with guessed settings is printed once per process (`notice_guessed_settings`),
     so without this whether a test sees it would depend on the tests before it."""
-    from r1track import tracker
+    from r1track.tracking import settings
 
-    monkeypatch.setattr(tracker, "_NOTICED", set())
+    monkeypatch.setattr(settings, "_NOTICED", set())
 
 
 @pytest.fixture(autouse=True)
