@@ -221,7 +221,7 @@ def export_easyr1(dataset: str | Path, out: str | Path) -> dict[str, int]:
     rows written per split."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from datasets import DatasetDict, Image, List, load_from_disk
+    from datasets import DatasetDict, load_from_disk
 
     try:
         data = load_from_disk(str(dataset))
@@ -233,9 +233,11 @@ def export_easyr1(dataset: str | Path, out: str | Path) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for split, rows in data.items():
-        rows = rows.cast_column("images", List(Image(decode=False)))  # the stored bytes
         table = {"images": [], "problem": [], "answer": []}
-        for row in rows:
+        # straight from the stored arrow table: the images' stored bytes, and no cache files
+        # written into the dataset's folder (a cast or map there would write some)
+        stored = rows.data.table.select(["images", "prompt", "completion"])
+        for row in (r for batch in stored.to_batches(512) for r in batch.to_pylist()):
             (turn,) = [m for m in row["prompt"] if m["role"] == "user"]
             table["images"].append(
                 [{"bytes": im["bytes"], "path": im["path"]} for im in row["images"]]
