@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ScriptedBackend
+from helpers import ScriptedBackend, write_got10k
 from r1track.dev.fake_server import FakeChatServer
 
 SHARED_FIXTURES = (
     "tiny_model",
     "hf_backend",
     "synth_video",
-    # module-scoped ones of test_training.py and test_cli.py
     "got_train",
+    # session-scoped ones of training/conftest.py, and the module-scoped one of cli/test_common.py
     "built",
     "sft_model",
     "vision_data",
@@ -72,6 +72,14 @@ def synth_video(tmp_path_factory) -> tuple[Path, list[tuple[float, float, float,
     )
     boxes = [tuple(float(v) for v in line.split(",")) for line in gt.read_text().split()]
     return video, boxes
+
+
+@pytest.fixture(scope="session")
+def got_train(tmp_path_factory) -> Path:
+    """A small GOT-10k train split (4 sequences of 12 frames), for training and `data build`."""
+    root = tmp_path_factory.mktemp("got")
+    write_got10k(root, "train", num_seqs=4, length=12)
+    return root
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Plain helpers shared by test modules: synthetic clips and images, an oracle that answers from
-the pixels, a scripted backend, what a chat server is sent, the command line in a subprocess,
-and writers of small datasets in each benchmark's layout. (Fixtures live in conftest.py.)"""
+the pixels, a scripted backend, what a chat server is sent, the command line in a subprocess or
+in this process, writers of small datasets in each benchmark's layout, the reference strings of
+the message layouts, the sample values of the tracker settings, a run's manifest, and training
+through the command line. (Fixtures live in conftest.py and tests/training/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ from PIL import Image
 
 from r1track.backends.base import GenerationRequest, PixelLimits
 from r1track.datasets import got10k
+from r1track.prompts import THINK_INSTRUCTION, tracking_prompt
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The repository's training recipes (configs/)."""
 
 NO_SERVER = "http://127.0.0.1:9/v1"
 """A base URL nothing answers at (port 9, discard)."""
@@ -35,6 +41,17 @@ def run_cli(*args, cwd=None, **env):
         cwd=cwd,
         timeout=300,
     )
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str]:
+    """Exit code and stderr of `r1track ARGV`, in this process (argparse errors exit)."""
+    from r1track.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
 
 
 def bbox_flag(box) -> str:
@@ -239,3 +256,134 @@ def cv2_jpeg(pixels: np.ndarray) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", np.ascontiguousarray(pixels[..., ::-1]))
     assert ok
     return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def outputs_agree(out: Path) -> int:
+    """The number of frames in boxes.txt, asserting that track.jsonl and overlay.mp4 agree."""
+    import json
+
+    from r1track.video import open_frames
+
+    lines = (out / "boxes.txt").read_text().splitlines()
+    records = [json.loads(r) for r in (out / "track.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == list(range(len(lines)))
+    assert [r["box"] for r in records] == [[float(v) for v in b.split(",")] for b in lines]
+    assert len(list(open_frames(out / "overlay.mp4"))) == len(lines)
+    return len(lines)
+
+
+# -- message layouts: each rendered with Qwen's chat template ------------------------------------
+
+TASK_100K = tracking_prompt((241, 66, 329, 154), "100k")
+_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+_HEAD = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+_TAIL = "<|im_end|>\n<|im_start|>assistant\n"
+# The think instruction as the launch script's command line delivered it: backslash + n.
+THINK_AS_TRAINED = THINK_INSTRUCTION.replace("\n", "\\n")
+# Each layout rendered with Qwen's chat template (reference doc, section 9), character by character.
+RENDERED = {
+    ("r1track", False): _HEAD + _IMAGE + _IMAGE + TASK_100K + _TAIL,
+    ("r1track", True): _HEAD + _IMAGE + _IMAGE + THINK_INSTRUCTION + " " + TASK_100K + _TAIL,
+    ("reference-train", False): _HEAD + _IMAGE + " " + _IMAGE + TASK_100K + _TAIL,
+    ("reference-train", True): _HEAD
+    + THINK_AS_TRAINED
+    + " "
+    + _IMAGE
+    + " "
+    + _IMAGE
+    + TASK_100K
+    + _TAIL,
+    ("reference-eval", False): _HEAD + _IMAGE + _IMAGE + "<image> <image>" + TASK_100K + _TAIL,
+    ("reference-eval", True): _HEAD
+    + _IMAGE
+    + _IMAGE
+    + THINK_INSTRUCTION
+    + " <image> <image>"
+    + TASK_100K
+    + _TAIL,
+}
+LAYOUT_CASES = sorted(RENDERED)
+"""(layout, think) of every rendered layout."""
+
+
+def layout_request(layout: str, think: bool) -> GenerationRequest:
+    """The 100k task on two noise images, in `layout`."""
+    return GenerationRequest(
+        (noise_image(0), noise_image(1)), TASK_100K, 8, think=think, layout=layout, prefix_key="t"
+    )
+
+
+# -- tracker settings ---------------------------------------------------------------------------
+
+# Three valid values per setting, none of them the default: (flag, settings file, released
+# checkpoint). A new setting fails test_every_setting_is_tested (tracking/test_settings.py) until
+# it is added here.
+SETTING_SAMPLES = {
+    "crop_size": (112, 224, 448),
+    "context": (2.5, 3.0, 5.0),
+    "prompt": ("nano", "100k", "5k-oneline"),
+    "think": (True, True, True),
+    "layout": ("reference-eval", "reference-train", "reference-eval"),
+    "coord_tint": (0.1, 0.2, 0.3),
+    "scale_lr": (0.25, 0.5, 0.75),
+    "views": (2, 3, 4),
+    "resize": ("pil", "pil", "pil"),
+    "image_format": ("png", "png", "png"),
+}
+
+
+# -- evaluation runs ----------------------------------------------------------------------------
+
+
+def run_manifest(root, split="val", dataset="got10k", **extra):
+    """A run's manifest (run.json) for a dataset at `root`, with `extra` keys."""
+    return {
+        "dataset": dataset,
+        "root": str(root),
+        "split": split,
+        "model": "m",
+        "backend": "x",
+        "init": "bbox",
+        "tracker": {},
+        **extra,
+    }
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def model_weights(path: Path) -> dict:
+    """The tensors of PATH/model.safetensors."""
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def run_train(kind, tiny_model, built, out, *overrides) -> int:
+    """`r1track train KIND` with configs/tiny-cpu-KIND.yaml on `tiny_model` and the data `built`."""
+    from r1track.cli import main
+
+    return main(
+        [
+            "train",
+            kind,
+            "--config",
+            str(CONFIGS / f"tiny-cpu-{kind}.yaml"),
+            f"model.path={tiny_model}",
+            f"data.path={built}",
+            f"output_dir={out}",
+            *overrides,
+        ]
+    )
+
+
+def changed_weights(before: Path, after: Path) -> list[str]:
+    """The names of the tensors that differ between two checkpoints."""
+    a, b = model_weights(before), model_weights(after)
+    return [k for k in a if not np.array_equal(a[k].numpy(), b[k].numpy())]
+
+
+def torch_allclose(x, y) -> bool:
+    import torch
+
+    return x.shape == y.shape and torch.allclose(x.float(), y.float(), atol=1e-6, rtol=1e-5)

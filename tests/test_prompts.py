@@ -1,4 +1,5 @@
-"""Prompt strings against the reference texts, and the answer parser."""
+"""Prompt strings against the reference texts, the answer parser, message layouts and the stop
+strings."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import LAYOUT_CASES, RENDERED, THINK_AS_TRAINED, layout_request
 from r1track.prompts import (
+    STOP_STRINGS,
     THINK_INSTRUCTION,
     chat_messages,
     format_box,
@@ -159,3 +162,47 @@ def test_parser_reads_back_any_box_it_could_be_given(values, space, think):
     body = "[" + ("," + space).join(str(v) for v in values) + "]"
     text = f"<think>reasoning</think><answer>{body}</answer>" if think else body
     assert parse_box(text).box == tuple(float(v) for v in values)
+
+
+def test_think_instruction_as_trained_has_no_newline():
+    assert "\n" not in THINK_AS_TRAINED and THINK_AS_TRAINED.count("\\n") == 1
+    assert THINK_AS_TRAINED.startswith("You FIRST think") and "answer. \\n The reasoning" in (
+        THINK_AS_TRAINED
+    )
+
+
+@pytest.mark.parametrize("layout,think", LAYOUT_CASES)
+def test_each_layout_renders_the_reference_string(hf_backend, layout, think):
+    assert hf_backend.render(layout_request(layout, think)) == RENDERED[layout, think]
+
+
+def test_training_layout_content_is_easyr1s_split():
+    # "<image> <image>" + task, split on the markers: image, " ", image, task (no empty parts)
+    assert chat_messages("reference-train", 2, "go")[0]["content"] == [
+        {"type": "image"},
+        {"type": "text", "text": " "},
+        {"type": "image"},
+        {"type": "text", "text": "go"},
+    ]
+    with pytest.raises(ValueError, match="unknown layout"):
+        chat_messages("qwen", 2, "go")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("think", "answer"),
+    [
+        (False, "[10,20,30,40]"),
+        (False, " [ 10.5 , 20, 30, 40 ] and more"),
+        (False, "```json\n[10,20,30,40]\n```"),
+        (False, '{"bbox_2d": [10, 20, 30, 40], "label": "car"}'),
+        (False, "[[10,20,30,40]]"),
+        (True, "<think>it was at [1,2,3,4] before</think><answer>[10,20,30,40]</answer>"),
+        (True, "<think>hm</think> <answer> [10, 20, 30, 40] </answer> trailing"),
+    ],
+)
+def test_stopping_at_the_stop_string_never_cuts_a_valid_answer(think, answer):
+    stop = STOP_STRINGS[think][0]
+    cut = answer[: answer.index(stop) + len(stop)]
+    assert parse_box(cut).box == parse_box(answer).box == (10, 20, 30, 40) or (
+        parse_box(cut).box == parse_box(answer).box == (10.5, 20, 30, 40)
+    )

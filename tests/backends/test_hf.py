@@ -1,14 +1,20 @@
-"""The transformers backend on a tiny random checkpoint built offline."""
+"""The transformers backend on a tiny random checkpoint built at test time: inputs, template
+reuse, early stop at the stop string, and the tokens a server would render."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import pytest
+import torch
+from PIL import Image
 
-from helpers import noise_image
+from helpers import LAYOUT_CASES, layout_request, noise_image
 from r1track.backends.base import GenerationRequest
 from r1track.backends.hf import HFBackend
+from r1track.backends.openai_api import OpenAIBackend
 from r1track.errors import UserError
 from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
@@ -138,3 +144,109 @@ def test_decoding_ignores_the_checkpoints_generation_config(tiny_model, tmp_path
     assert REPETITION_PENALTY == 1.0
     assert [(c.repetition_penalty, c.do_sample) for c in seen] == [(1.0, False)]
     assert batched == backend.generate([a]) + backend.generate([b])  # single path: no penalty
+
+
+def test_template_reuse_gives_the_same_scores_and_boxes(fresh_hf_backend, synth_video):
+    backend = fresh_hf_backend  # its settings change below, and its prefix cache is read
+    template = noise_image(0)
+    backend.keep_scores = True
+    scores = {}
+    for reuse in (True, False):
+        backend.reuse_template = reuse
+        scores[reuse] = []
+        for seed in (1, 2, 3):
+            request = GenerationRequest(
+                (template, noise_image(seed)),
+                "Please identify [1,2,3,4]",
+                6,
+                prefix_key="track-a",
+            )
+            backend.generate([request])
+            scores[reuse].append(torch.stack(backend.last_scores))
+    backend.reuse_template = True
+    for with_reuse, without in zip(scores[True], scores[False], strict=True):
+        assert torch.allclose(with_reuse, without, atol=1e-5)
+    # and both equal transformers' own generate (the batched path) on the full prompt
+    request = GenerationRequest((template, noise_image(1)), "Please identify [1,2,3,4]", 6)
+    backend.generate([request, request])
+    backend.keep_scores = False
+    reference = torch.stack(backend.last_scores)[:, :1]
+    assert torch.allclose(scores[True][0], reference, atol=1e-4)
+    # the comparison can tell search images apart (so it would see a wrong prefix or position)
+    assert (scores[True][0] - scores[True][1]).abs().max() > 1e-4
+    # one cached prefix (none kept while reuse is off), cropped back after every frame
+    assert list(backend._prefixes) == ["track-a"]
+    prefix = backend._prefixes["track-a"]
+    assert prefix.cache.get_seq_length() == prefix.ids.shape[1]
+
+    video, boxes = synth_video
+    tracks = {}
+    for reuse in (True, False):
+        backend.reuse_template = reuse
+        tracker = Tracker(backend, TrackerConfig(crop_size=112))
+        tracks[reuse] = [
+            (r.box, r.answer) for r in tracker.track(open_frames(video), bbox=boxes[0])
+        ]
+    assert tracks[True] == tracks[False]
+
+
+def test_batches_of_several_requests_take_the_batched_path(fresh_hf_backend):
+    requests = [
+        GenerationRequest((noise_image(0), noise_image(i)), "x", 4, prefix_key=f"t{i}")
+        for i in (1, 2)
+    ]
+    fresh_hf_backend.generate(requests)
+    assert not fresh_hf_backend._prefixes  # documented: reuse applies to one request at a time
+
+
+def test_decoding_stops_at_the_stop_string_and_keeps_it(hf_backend):
+    request = GenerationRequest((noise_image(0), noise_image(1)), "Please identify [1,2,3,4]", 40)
+    full = hf_backend.generate([request])[0]
+    stop = next(c for c in full[1:] if c.isalpha())  # a character this model emits early
+    cut = hf_backend.generate([GenerationRequest(request.images, request.text, 40, stop=(stop,))])[
+        0
+    ]
+    # decoding ends with the token that completes the stop string (kept in the answer)
+    assert stop in cut and len(cut) < len(full) and full.startswith(cut)
+    tokenizer = hf_backend.processor.tokenizer
+    ids = tokenizer(cut, add_special_tokens=False)["input_ids"]
+    assert stop not in tokenizer.decode(ids[:-1])  # the last token is the one that completed it
+    # the template-reuse path (its own greedy loop) stops at the same place
+    reused = GenerationRequest(request.images, request.text, 40, stop=(stop,), prefix_key="s")
+    assert hf_backend.generate([reused])[0] == cut
+    assert (
+        hf_backend.generate([GenerationRequest(request.images, request.text, 40, prefix_key="s")])[
+            0
+        ]
+        == full
+    )
+
+
+def _served_input_ids(processor, messages: list[dict]) -> list[int]:
+    """The prompt ids a `vllm serve` renders from an openai request: each image_url part becomes
+    an image placeholder, the chat template renders the turn, and the image processor expands
+    each placeholder for the image decoded from its data URL."""
+    content, images = [], []
+    for part in messages[0]["content"]:
+        if part["type"] == "image_url":
+            data = part["image_url"]["url"].split(",", 1)[1]
+            images.append(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+            content.append({"type": "image"})
+        else:
+            content.append(part)
+    chat = [{"role": "user", "content": content}]
+    text = processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return processor(text=[text], images=images, return_tensors="pt")["input_ids"][0].tolist()
+
+
+@pytest.mark.parametrize("layout,think", LAYOUT_CASES)
+def test_hf_feeds_the_tokens_a_server_renders_from_the_openai_request(hf_backend, layout, think):
+    request = layout_request(layout, think)
+    served = OpenAIBackend("http://127.0.0.1:9/v1", "m", max_retries=0)
+    try:
+        expected = _served_input_ids(hf_backend.processor, served.messages(request))
+    finally:
+        served.close()
+    assert hf_backend.input_ids(request) == expected  # the template-reuse path
+    assert hf_backend.encode([request])["input_ids"][0].tolist() == expected  # the batched path
+    assert expected.count(hf_backend.processor.image_token_id) == 2 * 16  # 112 px: 4x4 each

@@ -13,7 +13,7 @@ from r1track.evaluation.metrics import xywh_iou
 from r1track.models import BUNDLED, SETTINGS_FILE
 
 NANO = BUNDLED["nano"]
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 pytestmark = pytest.mark.skipif(
     not (NANO / "config.json").is_file(), reason="r1track-nano is not bundled in this build"

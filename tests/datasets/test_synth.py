@@ -114,31 +114,6 @@ def test_text_init_descriptions_reach_the_eval_reader(tmp_path):
     assert all(s.description and not s.has_groundtruth for s in seqs)
 
 
-def _tree(root):
-    """Every file under `root` with its bytes, to show that nothing was written."""
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def test_synth_into_a_split_that_has_content_is_refused(tmp_path, capsys):
-    """A second `data synth` into the same split would leave the first one's frames mixed in
-    (an eval then fails on "N boxes for M frames"); another split of the same root is fine."""
-    root = tmp_path / "data"
-    args = ["data", "synth", "--out", str(root), "--width", "64", "--height", "64"]
-    args += ["--min-length", "5", "--max-length", "30", "--num-seqs", "2"]
-    assert main([*args, "--split", "val", "--seed", "0"]) == 0
-    before = _tree(root)
-    capsys.readouterr()
-    assert main([*args, "--split", "val", "--seed", "1"]) == 2
-    assert capsys.readouterr().err.splitlines() == [
-        f"r1track: error: --out: {root / 'val'}/ exists and is not empty;"
-        " use another --out or --split, or remove it"
-    ]
-    assert _tree(root) == before
-    assert main([*args, "--split", "test", "--seed", "1"]) == 0  # another split: written
-    assert len(load_dataset("got10k", root, "test")) == 2
-    assert {p: b for p, b in _tree(root).items() if p in before} == before
-
-
 @pytest.mark.parametrize(
     ("values", "field", "rule"),
     [

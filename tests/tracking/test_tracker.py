@@ -389,17 +389,3 @@ def test_server_decodes_the_pixels_an_in_process_model_is_given(scripted, chat_s
             assert all(url.startswith(mime) for url in urls)
             images, _, _ = decode_request(body)
             assert [im.tobytes() for im in images] == [im.tobytes() for im in request.images]
-
-
-def test_released_checkpoints_get_opencv_and_jpeg_and_nano_keeps_its_settings(tiny_model):
-    """A checkpoint without r1track_tracker.json (a released R1-Track one) is given what R1-Track
-    was trained on; the bundled nano keeps Pillow's resize and lossless crops; flags override."""
-    released = TrackerConfig.for_checkpoint(str(tiny_model))
-    assert (released.resize, released.image_format) == ("cv2", "jpeg")
-    nano = TrackerConfig.for_checkpoint("nano")
-    assert (nano.resize, nano.image_format) == ("pil", "png")
-    chosen = TrackerConfig.for_checkpoint("nano", resize="cv2", image_format="jpeg")
-    assert (chosen.resize, chosen.image_format) == ("cv2", "jpeg")
-    for field, value in (("resize", "bicubic"), ("image_format", "webp")):
-        with pytest.raises(UserError, match=f"{field.replace('_', ' ')} '{value}' is unknown"):
-            TrackerConfig(**{field: value})

@@ -29,7 +29,7 @@ from r1track.models import BUNDLED
 from r1track.tracking import Tracker, TrackerConfig
 from r1track.video import open_frames
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SERVE_PYTHON = os.environ.get("R1TRACK_SERVE_PYTHON", sys.executable)
 PROCESSOR_CODE = '''"""Qwen2.5-VL's processor minus its video processor (needs torchvision)."""
 

@@ -1,4 +1,5 @@
-"""The OpenAI-compatible backend against a real HTTP server on 127.0.0.1."""
+"""The OpenAI-compatible backend against a real HTTP server on localhost: request format,
+retries, timeouts, server profiles, stop strings, and a template encoded once per track."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ from PIL import Image
 
 from helpers import (
     ScriptedBackend,
-    bbox_flag,
     decode_request,
     moving_square_video,
+    noise_image,
     oracle_server_answer,
     served_request,
     white_blob_oracle,
 )
+from r1track.backends import openai_api
 from r1track.backends.base import GenerationRequest
 from r1track.backends.openai_api import OpenAIBackend, end_at_stop
-from r1track.cli import main
 from r1track.dev.fake_server import STANDARD_CHAT_FIELDS, nonstandard_fields
 from r1track.errors import BackendError
 from r1track.tracking import Tracker, TrackerConfig
@@ -183,18 +184,33 @@ def test_strict_server_refuses_vllm_fields(chat_server):
         OpenAIBackend(server.url, "m", server="vllm", max_retries=0).generate([BOX_REQUEST])
 
 
-def test_cli_track_against_a_strict_server(chat_server, synth_video, tmp_path, capsys):
-    """`r1track track --backend openai` (default --server openai) against a strict server:
-    exit 0, every frame answered with its box, each answer cut at its bracket."""
+def test_openai_template_is_encoded_once_and_identical_in_every_request(
+    chat_server, synth_video, monkeypatch
+):
+    encoded = []
+    original = openai_api.image_data_url
+    monkeypatch.setattr(openai_api, "image_data_url", lambda im: encoded.append(im) or original(im))
+    server = chat_server(lambda body: "[10,10,40,40]")
     video, boxes = synth_video
-    server = chat_server(lambda body: "[40,40,70,70] is where it is.", strict=True)
-    out = tmp_path / "out"
-    bbox = bbox_flag(boxes[0])
-    args = ["track", str(video), "--bbox", bbox, "--model", "m", "--backend", "openai"]
-    args += ["--base-url", server.url, "--crop-size", "112", "--out", str(out), "--no-overlay"]
-    assert main(args) == 0
-    rows = [json.loads(line) for line in (out / "track.jsonl").read_text().splitlines()]
-    assert [r["answer"] for r in rows[1:]] == ["[40,40,70,70]"] * (len(boxes) - 1)
-    assert len((out / "boxes.txt").read_text().splitlines()) == len(boxes)
-    assert all(nonstandard_fields(b) == [] for b in server.bodies)
-    assert "error" not in capsys.readouterr().err
+    backend = OpenAIBackend(server.url, "m", server="vllm")
+    list(Tracker(backend, TrackerConfig(crop_size=112)).track(open_frames(video), bbox=boxes[0]))
+    frames = len(boxes) - 1
+    assert len(encoded) == frames + 1  # every search crop, and the template once
+    first_images = {b["messages"][0]["content"][0]["image_url"]["url"] for b in server.bodies}
+    assert len(first_images) == 1
+    for body in server.bodies:  # images first, then all the text; vLLM gets the stop string
+        assert [p["type"] for p in body["messages"][0]["content"]] == [
+            "image_url",
+            "image_url",
+            "text",
+        ]
+        assert body["stop"] == ["]"] and body["include_stop_str_in_output"] is True
+
+
+def test_openai_puts_back_a_stop_string_the_server_dropped(chat_server):
+    server = chat_server(
+        lambda body: ("[1,2,3,4", "]") if decode_request(body)[1] == "a" else "[5,6,7,8]"
+    )
+    backend = OpenAIBackend(server.url, "m")
+    requests = [GenerationRequest((noise_image(0),), t, 8, stop=("]",)) for t in ("a", "b")]
+    assert backend.generate(requests) == ["[1,2,3,4]", "[5,6,7,8]"]
