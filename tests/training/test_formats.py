@@ -127,10 +127,12 @@ def test_data_export_easyr1_round_trips(built, got_train, tmp_path, capsys):
     from datasets import load_from_disk
 
     # a copy: reading a saved dataset through a column cast leaves datasets' cache-*.arrow files
-    # in its folder (the export does, and so does _stored_images), and `built` is shared
+    # in its folder (_stored_images does; the export must not), and `built` is shared
     built = shutil.copytree(built, tmp_path / "data")
     exported = tmp_path / "easyr1"
+    before = sorted(p.relative_to(built) for p in built.rglob("*"))
     assert main(["data", "export", str(built), "--out", str(exported)]) == 0
+    assert sorted(p.relative_to(built) for p in built.rglob("*")) == before  # nothing written
     back = tmp_path / "back"
     src = exported / "train.parquet"
     assert (
