@@ -329,6 +329,10 @@ SETTING_SAMPLES = {
     "views": (2, 3, 4),
     "resize": ("pil", "pil", "pil"),
     "image_format": ("png", "png", "png"),
+    "redetect": (True, True, True),
+    "redetect_context": (5.0, 6.0, 7.0),
+    "max_tiles": (4, 9, 25),
+    "min_confidence": (0.3, 0.5, 0.7),
 }
 
 

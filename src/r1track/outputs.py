@@ -21,7 +21,7 @@ BOXES_FILE = "boxes.txt"
 TRACK_FILE = "track.jsonl"
 OVERLAY_FILE = "overlay.mp4"
 
-# Overlay colours: a used answer, and a frame where the tracker kept the previous box.
+# Overlay colours: the target found on the frame, and not found (the tracker holds the last box).
 OK_COLOUR = (0, 255, 0)
 FALLBACK_COLOUR = (255, 64, 0)
 
@@ -46,7 +46,7 @@ class TrackWriter:
         """Append one frame to all three files; a signal meanwhile is raised once it is done."""
         with signals_deferred():
             if self._overlay is not None:  # first: the step most likely to fail
-                colour = OK_COLOUR if result.fallback is None else FALLBACK_COLOUR
+                colour = OK_COLOUR if result.visible else FALLBACK_COLOUR
                 self._overlay.write(frame, result.box, colour)
             self._boxes.write(format_xywh(result.box) + "\n")
             self._boxes.flush()

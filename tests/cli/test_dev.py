@@ -54,6 +54,10 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "resize": "pil",
         "image_format": "png",
         "layout": "reference-train",
+        "redetect": False,
+        "redetect_context": 8.0,
+        "max_tiles": 16,
+        "min_confidence": 0.0,
     }
     track = ["track", "v.mp4", "--bbox", "1,1,5,5", "--model", str(out), "--out", "o"]
     config = _tracker_config(build_parser().parse_args(track))

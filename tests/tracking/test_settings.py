@@ -59,6 +59,10 @@ def test_settings_are_generated_from_the_fields():
         "views",
         "resize",
         "image_format",
+        "redetect",
+        "redetect_context",
+        "max_tiles",
+        "min_confidence",
     )
     assert names - {n for s in SETTINGS for n in s.fields} == {
         "max_new_tokens",

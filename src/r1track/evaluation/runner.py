@@ -89,7 +89,15 @@ def _identity(manifest: dict, key: str):
 
 
 # Tracker settings added after runs existed, at the value every run before them used.
-_TRACKER_BEFORE = {"layout": "r1track", "resize": "pil", "image_format": "png"}
+_TRACKER_BEFORE = {
+    "layout": "r1track",
+    "resize": "pil",
+    "image_format": "png",
+    "redetect": False,
+    "redetect_context": 8.0,
+    "max_tiles": 16,
+    "min_confidence": 0.0,
+}
 
 
 @dataclass

@@ -129,6 +129,33 @@ class TrackerConfig:
     `hf` backend gets the decoded JPEG, the `openai` backend sends those bytes. `png`: exactly
     the pixels cut (r1track-nano)."""
 
+    redetect: bool = field(
+        default=False,
+        metadata=_meta(
+            "when an answer is unusable or not confident, search a wider crop, then the whole "
+            "frame, before holding the last box"
+        ),
+    )
+    """`tracking/redetect.py`: one batched call per lost frame over the wider crop and at most
+    `max_tiles` tiles; the most confident usable answer is taken. Off: today's tracker."""
+    redetect_context: float = field(
+        default=8.0,
+        metadata=_meta("re-detection: context factor of the wider crop around the last box"),
+    )
+    """Stay within what the checkpoint was trained on: R1-Track's data drew U(2, 8)."""
+    max_tiles: int = field(
+        default=16, metadata=_meta("re-detection: most whole-frame tiles per lost frame")
+    )
+    min_confidence: float = field(
+        default=0.0,
+        metadata=_meta(
+            "answers less confident than this (0..1) are not taken: the target counts as not "
+            "found (0: every usable answer is taken)"
+        ),
+    )
+    """Confidence: `backends.base.answer_confidence`, the geometric mean of the answer tokens'
+    probabilities; an answer without one (a server without log-probabilities) is taken."""
+
     def __post_init__(self) -> None:
         if self.crop_size < 28:
             raise SettingError("crop_size", f"must be at least 28 pixels, got {self.crop_size}")
@@ -149,6 +176,12 @@ class TrackerConfig:
             raise SettingError("scale_lr", f"must be in [0, 1], got {self.scale_lr}")
         if self.views not in range(1, len(VIEW_MIRRORS) + 1):
             raise SettingError("views", f"must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
+        if not (np.isfinite(self.redetect_context) and self.redetect_context > 0):
+            raise SettingError("redetect_context", f"must be positive, got {self.redetect_context}")
+        if self.max_tiles < 1:
+            raise SettingError("max_tiles", f"must be at least 1, got {self.max_tiles}")
+        if not 0 <= self.min_confidence <= 1:
+            raise SettingError("min_confidence", f"must be in [0, 1], got {self.min_confidence}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise SettingError("max_new_tokens", f"must be positive, got {self.max_new_tokens}")
 

@@ -44,6 +44,7 @@ from r1track.prompts import (
     parse_box,
     tracking_prompt,
 )
+from r1track.tracking.redetect import best_candidate, search_windows
 from r1track.tracking.settings import (
     VIEW_MIRRORS,
     SettingError,
@@ -107,6 +108,12 @@ def damp_size(
     if box[2] - box[0] < 1 or box[3] - box[1] < 1:
         return answered
     return xyxy_to_xywh(box)
+
+
+def _confidence(answer: str, missing: float | None = None) -> float | None:
+    """An answer's confidence (`backends.base.Answer`), or `missing` when its backend gave none."""
+    confidence = getattr(answer, "confidence", None)
+    return missing if confidence is None else confidence
 
 
 def _fmt(box: np.ndarray) -> str:
@@ -234,7 +241,8 @@ class Tracker:
         return self.step_many([state], [frame])[0]
 
     def step_many(self, states: Sequence[TrackState], frames: Sequence[Frame]) -> list[FrameResult]:
-        """Advance several tracks by one frame each with one batched backend call."""
+        """Advance several tracks by one frame each with one batched backend call (and, with
+        `redetect`, one more for the tracks that lost their target on this frame)."""
         if len(states) != len(frames):
             raise ValueError(f"{len(states)} tracks but {len(frames)} frames")
         t0 = time.perf_counter()
@@ -248,20 +256,11 @@ class Tracker:
             views = ((state.template, state.prompt), *state.mirrored)[: cfg.views]
             for v, (template, prompt) in enumerate(views):
                 seen = self._seen(mirror_image(search, *VIEW_MIRRORS[v]))
-                requests.append(
-                    GenerationRequest(
-                        (template, seen),
-                        prompt,
-                        cfg.answer_tokens,
-                        stop=STOP_STRINGS[cfg.think],
-                        prefix_key=state.key if v == 0 else f"{state.key}:{v}",
-                        think=cfg.think,
-                        layout=cfg.layout,
-                    )
-                )
+                key = state.key if v == 0 else f"{state.key}:{v}"
+                requests.append(self._request(template, seen, prompt, key))
         t_model = time.perf_counter()
         answers = self.backend.generate(requests)
-        model_seconds = (time.perf_counter() - t_model) / len(states)
+        model_seconds = time.perf_counter() - t_model
         results = []
         for i, (state, frame, window) in enumerate(zip(states, images, windows, strict=True)):
             own = answers[i * cfg.views : (i + 1) * cfg.views]
@@ -271,26 +270,83 @@ class Tracker:
             ]
             usable = [v for v, (_, _, fallback) in enumerate(reads) if fallback is None]
             state.frame_index += 1
+            chosen, fallback = 0, reads[0][2]
             if usable:
                 medoid, combined = consensus_xyxy([reads[v][0] for v in usable])
-                chosen = usable[medoid]
-                state.box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
-            else:
-                chosen = 0
+                chosen, fallback = usable[medoid], None
+                if _confidence(own[chosen], 1.0) < cfg.min_confidence:
+                    fallback = "unconfident"
+                else:
+                    box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
+                    state.box = box
             results.append(
                 FrameResult(
                     index=state.frame_index,
                     box=as_box(state.box),
                     answer=own[chosen],
                     parsed=reads[chosen][1],
-                    fallback=reads[chosen][2],
-                    model_seconds=model_seconds,
+                    fallback=fallback,
+                    visible=fallback is None,
+                    confidence=_confidence(own[chosen]),
                 )
             )
+        lost = [i for i, r in enumerate(results) if not r.visible]
+        if cfg.redetect and lost:
+            t_model = time.perf_counter()
+            self._redetect(
+                [states[i] for i in lost], [images[i] for i in lost], [results[i] for i in lost]
+            )
+            model_seconds += time.perf_counter() - t_model
         per_frame = (time.perf_counter() - t0) / len(states)
-        for result in results:
+        for state, result in zip(states, results, strict=True):
+            state.lost = 0 if result.visible else state.lost + 1
+            result.model_seconds = model_seconds / len(states)
             result.seconds = per_frame
         return results
+
+    def _request(self, template: Image.Image, search: Image.Image, prompt: str, key: str):
+        cfg = self.config
+        return GenerationRequest(
+            (template, search),
+            prompt,
+            cfg.answer_tokens,
+            stop=STOP_STRINGS[cfg.think],
+            prefix_key=key,
+            think=cfg.think,
+            layout=cfg.layout,
+        )
+
+    def _redetect(
+        self, states: list[TrackState], frames: list[Image.Image], results: list[FrameResult]
+    ) -> None:
+        """Look for each lost track's target in its re-detection windows (`redetect.py`), all
+        in one backend call; a track whose target is found takes that box, and its result says
+        so (`redetected`); the others keep the last box, not visible."""
+        cfg = self.config
+        windows = [
+            search_windows(
+                s.box, f.size, cfg.search_factor, cfg.redetect_context, cfg.max_tiles, cfg.crop_size
+            )
+            for s, f in zip(states, frames, strict=True)
+        ]
+        requests = [
+            self._request(s.template, self._seen(crop_image(f, w, cfg.resize)), s.prompt, s.key)
+            for s, f, ws in zip(states, frames, windows, strict=True)
+            for w in ws
+        ]
+        answers = iter(self.backend.generate(requests))
+        for state, frame, ws, result in zip(states, frames, windows, results, strict=True):
+            own = [next(answers) for _ in ws]
+            reads = [self._read_answer(a, w, frame.size) for a, w in zip(own, ws, strict=True)]
+            confidences = [_confidence(a) for a in own]
+            usable = [fallback is None for _, _, fallback in reads]
+            best = best_candidate(confidences, usable, cfg.min_confidence)
+            if best is None:
+                continue
+            state.box = xyxy_to_xywh(reads[best][0])
+            result.box, result.answer, result.parsed = as_box(state.box), own[best], True
+            result.fallback, result.visible, result.redetected = None, True, True
+            result.confidence = confidences[best]
 
     def _read_answer(
         self,

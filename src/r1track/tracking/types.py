@@ -18,8 +18,9 @@ from PIL import Image
 Box = tuple[float, float, float, float]
 """`(x, y, w, h)` in frame pixels."""
 
-FALLBACK_REASONS = ("unparsed", "degenerate", "outside_crop", "outside_frame")
-"""Why a frame's answer was not used (`FrameResult.fallback`)."""
+FALLBACK_REASONS = ("unparsed", "degenerate", "outside_crop", "outside_frame", "unconfident")
+"""Why a frame's answer was not used (`FrameResult.fallback`); `unconfident`: a usable answer
+below `TrackerConfig.min_confidence`."""
 
 
 def as_box(values: Iterable[float]) -> Box:
@@ -48,6 +49,13 @@ class FrameResult:
     """Time spent in the backend for this frame (a batch's time is shared equally)."""
     seconds: float = 0.0
     """Time of the whole step for this frame: crop, encode, model, parse."""
+    visible: bool = True
+    """Whether the tracker found the target on this frame (False: it holds the last box)."""
+    confidence: float | None = None
+    """The taken answer's confidence (`backends.base.answer_confidence`), when the backend
+    gives one."""
+    redetected: bool = False
+    """The box came from re-detection (a wider crop or a whole-frame tile), not the search crop."""
 
     def record(self) -> dict:
         """A JSON-ready dict (one line of track.jsonl)."""
@@ -115,6 +123,8 @@ class TrackState:
     frame_index: int = 0
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Identifies the track's template to the backend (prefix reuse)."""
+    lost: int = 0
+    """Frames in a row the target was not found on (0: found on the last frame)."""
     mirrored: tuple[tuple[Image.Image, str], ...] = ()
     """(template, prompt) of each further test-time view (`VIEW_MIRRORS[1:]`), when views > 1."""
 

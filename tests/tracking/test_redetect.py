@@ -1,0 +1,122 @@
+"""Re-detection (`r1track.tracking.redetect` and `TrackerConfig.redetect`): a target that left
+the view and came back elsewhere is found again; with it off the tracker is today's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import white_blob_oracle
+from r1track.geometry import xywh_to_xyxy
+from r1track.tracking import Tracker, TrackerConfig
+from r1track.tracking.redetect import frame_tiles
+
+WIDTH, HEIGHT = 640, 360
+
+
+def vanishing_clip(seed=0):
+    """A white 40x30 box on dark noise: frames 0-7 on the left moving right, 8-15 gone, 16-29
+    on the far right moving left. Returns frames, boxes (x, y, w, h; None when gone)."""
+    rng = np.random.default_rng(seed)
+    frames, boxes = [], []
+    for i in range(30):
+        pixels = rng.integers(0, 60, size=(HEIGHT, WIDTH, 3), dtype=np.uint8)
+        if i < 8:
+            box = (40 + 6 * i, 60 + 2 * i, 40, 30)
+        elif i < 16:
+            box = None
+        else:
+            box = (560 - 6 * (i - 16), 280 - 3 * (i - 16), 40, 30)
+        if box is not None:
+            x, y, w, h = box
+            pixels[y : y + h, x : x + w] = 255
+        frames.append(Image.fromarray(pixels))
+        boxes.append(box)
+    return frames, boxes
+
+
+def _iou(a, b) -> float:
+    a, b = xywh_to_xyxy(np.asarray(a, float)), xywh_to_xyxy(np.asarray(b, float))
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _track(scripted, **settings):
+    frames, boxes = vanishing_clip()
+    backend = scripted(white_blob_oracle)
+    config = TrackerConfig(crop_size=112, **settings)
+    results = list(Tracker(backend, config).track(frames, bbox=boxes[0]))
+    return results, boxes, backend
+
+
+def test_redetection_finds_a_target_that_came_back_elsewhere(scripted):
+    results, boxes, backend = _track(scripted, redetect=True)
+    # the reappearance at frame 16: found again within 10 frames (here at once)
+    assert max(_iou(r.box, boxes[r.index]) for r in results[16:26]) > 0.5
+    assert _iou(results[16].box, boxes[16]) > 0.5 and results[16].redetected
+    # and tracked from there on
+    assert all(_iou(r.box, boxes[r.index]) > 0.5 for r in results[17:])
+    # the visible flag is the truth: gone on frames 8-15, there on the others
+    assert [r.visible for r in results] == [b is not None for b in boxes]
+    # gone: the last box is held, every window asked in one call per lost frame
+    assert all(r.box == results[7].box for r in results[8:16])
+    # (a local request per frame; one re-detection call of wider crop + 15 tiles per lost frame:
+    # the 8 frames gone and the reappearance)
+    wide = [n for n in backend.batches if n > 1]
+    assert backend.batches.count(1) == 29 and wide == [16] * 9
+
+
+def test_without_redetection_the_reappearance_is_never_found(scripted):
+    results, boxes, backend = _track(scripted)
+    assert max(_iou(r.box, boxes[r.index]) for r in results[16:]) < 0.5
+    assert backend.batches == [1] * 29  # one request per frame, as ever
+    assert [r.visible for r in results[8:]] == [False] * 22  # never found again
+
+
+def test_redetection_changes_nothing_while_the_target_is_in_view(scripted):
+    frames, boxes = vanishing_clip()
+    off = list(
+        Tracker(scripted(white_blob_oracle), TrackerConfig(crop_size=112)).track(
+            frames[:8], bbox=boxes[0]
+        )
+    )
+    backend = scripted(white_blob_oracle)
+    config = TrackerConfig(crop_size=112, redetect=True)
+    on = list(Tracker(backend, config).track(frames[:8], bbox=boxes[0]))
+    assert [r.box for r in on] == [r.box for r in off] and backend.batches == [1] * 7
+
+
+def test_an_unconfident_answer_is_not_taken(scripted):
+    """With `min_confidence`, an answer the backend is unsure of holds the last box."""
+
+    class Unsure(str):
+        confidence = 0.2
+
+    frames, boxes = vanishing_clip()
+    backend = scripted(lambda request: Unsure(white_blob_oracle(request)))
+    config = TrackerConfig(crop_size=112, min_confidence=0.5)
+    results = list(Tracker(backend, config).track(frames[:4], bbox=boxes[0]))
+    assert [r.fallback for r in results[1:]] == ["unconfident"] * 3
+    assert all(r.box == results[0].box and not r.visible for r in results[1:])
+    assert results[1].confidence == 0.2
+
+
+@pytest.mark.parametrize("side", [20, 90, 139, 400, 700])
+def test_tiles_cover_the_frame_within_the_budget(side):
+    tiles = frame_tiles((WIDTH, HEIGHT), side, 16, 112)
+    assert 1 <= len(tiles) <= 16 and all(t.side >= min(side, 700) or len(tiles) > 1 for t in tiles)
+    covered = np.zeros((HEIGHT, WIDTH), bool)
+    for t in tiles:
+        covered[max(0, t.y0) : t.y0 + t.side, max(0, t.x0) : t.x0 + t.side] = True
+    assert covered.all()
+    # a target as large as the search crop's scale allows fits whole in some tile
+    big = min(t.side for t in tiles) * 0.25
+    for x in np.linspace(0, WIDTH - big, 7):
+        for y in np.linspace(0, HEIGHT - big, 5):
+            assert any(
+                t.x0 <= x and x + big <= t.x0 + t.side and t.y0 <= y and y + big <= t.y0 + t.side
+                for t in tiles
+            )
