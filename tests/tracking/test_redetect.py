@@ -9,7 +9,7 @@ from PIL import Image
 
 from helpers import white_blob_oracle
 from r1track.geometry import xywh_to_xyxy
-from r1track.tracking import Tracker, TrackerConfig
+from r1track.tracking import AnswerCounts, Tracker, TrackerConfig
 from r1track.tracking.redetect import frame_tiles
 
 WIDTH, HEIGHT = 640, 360
@@ -57,6 +57,8 @@ def test_redetection_finds_a_target_that_came_back_elsewhere(scripted):
     # the reappearance at frame 16: found again within 10 frames (here at once)
     assert max(_iou(r.box, boxes[r.index]) for r in results[16:26]) > 0.5
     assert _iou(results[16].box, boxes[16]) > 0.5 and results[16].redetected
+    counts = AnswerCounts.of(results)
+    assert counts.redetected == 1 and counts.fallbacks == 8  # the frames it was gone
     # and tracked from there on
     assert all(_iou(r.box, boxes[r.index]) > 0.5 for r in results[17:])
     # the visible flag is the truth: gone on frames 8-15, there on the others

@@ -96,6 +96,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
         f"({writer.frames / max(elapsed, 1e-9):.1f} frames/s); "
         f"{counts.fallbacks} of {counts.answers} answers unusable"
         + (f" ({detail})" if detail else "")
+        + (f"; re-detected on {counts.redetected}" if counts.redetected else "")
         + f"; results in {out}/",
         file=sys.stderr,
     )

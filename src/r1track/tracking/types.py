@@ -84,6 +84,8 @@ class AnswerCounts:
     """Answers no box could be read from."""
     by_reason: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FALLBACK_REASONS, 0))
     """Frames that kept the previous box, by reason (`FALLBACK_REASONS`)."""
+    redetected: int = 0
+    """Frames whose box came from re-detection."""
 
     @property
     def fallbacks(self) -> int:
@@ -96,10 +98,16 @@ class AnswerCounts:
         self.unparsed += result.parsed is False
         if result.fallback is not None:
             self.by_reason[result.fallback] += 1
+        self.redetected += result.redetected
 
     def __add__(self, other: AnswerCounts) -> AnswerCounts:
         by_reason = {k: self.by_reason[k] + other.by_reason[k] for k in FALLBACK_REASONS}
-        return AnswerCounts(self.answers + other.answers, self.unparsed + other.unparsed, by_reason)
+        return AnswerCounts(
+            self.answers + other.answers,
+            self.unparsed + other.unparsed,
+            by_reason,
+            self.redetected + other.redetected,
+        )
 
     @classmethod
     def of(cls, results: Iterable[FrameResult]) -> AnswerCounts:
