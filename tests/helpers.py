@@ -130,7 +130,7 @@ def moving_square_video(n=15, width=320, height=200, seed=0):
 
 def white_blob_oracle(request):
     """Answers with the bounding box of white pixels in the search crop (crop pixels)."""
-    search = np.asarray(request.images[1])[..., 0]
+    search = np.asarray(request.images[-1])[..., 0]
     ys, xs = np.nonzero(search > 127)
     if len(xs) == 0:
         return "I do not see it"
@@ -333,6 +333,8 @@ SETTING_SAMPLES = {
     "redetect_context": (5.0, 6.0, 7.0),
     "max_tiles": (4, 9, 25),
     "min_confidence": (0.3, 0.5, 0.7),
+    "memory_interval": (2, 3, 5),
+    "memory_confidence": (0.3, 0.6, 0.9),
 }
 
 

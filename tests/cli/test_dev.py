@@ -58,6 +58,8 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "redetect_context": 8.0,
         "max_tiles": 16,
         "min_confidence": 0.0,
+        "memory_interval": 0,
+        "memory_confidence": 0.5,
     }
     track = ["track", "v.mp4", "--bbox", "1,1,5,5", "--model", str(out), "--out", "o"]
     config = _tracker_config(build_parser().parse_args(track))

@@ -122,3 +122,48 @@ def test_tiles_cover_the_frame_within_the_budget(side):
                 t.x0 <= x and x + big <= t.x0 + t.side and t.y0 <= y and y + big <= t.y0 + t.side
                 for t in tiles
             )
+
+
+def test_template_memory_sends_a_recent_confident_appearance_as_a_second_template(scripted):
+    """`memory_interval`: every N frames found confidently, the crop around the new box becomes
+    the second template (three images, the two-template prompt with both boxes); off: two
+    images on every frame, as ever."""
+    from r1track.prompts import task_prompt
+
+    frames, boxes = vanishing_clip()
+    backend = scripted(white_blob_oracle)
+    config = TrackerConfig(crop_size=112, memory_interval=3, memory_confidence=0.0)
+    results = list(Tracker(backend, config).track(frames[:8], bbox=boxes[0]))
+    counts = [len(r.images) for r in backend.requests]
+    assert counts == [2, 2, 2, 3, 3, 3, 3]  # frames 1-3 with one template; refreshed at 3, 6
+    third, seventh = backend.requests[3], backend.requests[6]
+    assert third.images[0] is backend.requests[0].images[0]  # the first template stays
+    assert third.images[1] is not seventh.images[1]  # refreshed at frame 6
+    assert third.prefix_key != seventh.prefix_key != backend.requests[0].prefix_key
+    # the memory is the frame-3 crop around the frame-3 box: the target sits in its middle
+    memory = np.asarray(third.images[1])[..., 0] > 127
+    ys, xs = np.nonzero(memory)
+    assert abs((xs.min() + xs.max()) / 2 - 56) <= 2 and abs((ys.min() + ys.max()) / 2 - 56) <= 2
+    import re
+
+    first, second = (
+        [int(v) for v in b.split(",")] for b in re.findall(r"\[(\d+,\d+,\d+,\d+)\]", third.text)
+    )
+    assert third.text == task_prompt([first, second])  # the two-template text, both boxes
+    assert backend.requests[0].text == task_prompt([first])  # the first template's own box
+    assert np.allclose(second, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], atol=1.5)
+    assert all(_iou(r.box, boxes[r.index]) > 0.5 for r in results)
+    off = scripted(white_blob_oracle)
+    list(Tracker(off, TrackerConfig(crop_size=112)).track(frames[:8], bbox=boxes[0]))
+    assert [len(r.images) for r in off.requests] == [2] * 7
+
+
+def test_template_memory_skips_unconfident_frames(scripted):
+    class Unsure(str):
+        confidence = 0.3
+
+    frames, boxes = vanishing_clip()
+    backend = scripted(lambda request: Unsure(white_blob_oracle(request)))
+    config = TrackerConfig(crop_size=112, memory_interval=1, memory_confidence=0.5)
+    list(Tracker(backend, config).track(frames[:5], bbox=boxes[0]))
+    assert [len(r.images) for r in backend.requests] == [2] * 4

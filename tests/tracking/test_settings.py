@@ -63,6 +63,8 @@ def test_settings_are_generated_from_the_fields():
         "redetect_context",
         "max_tiles",
         "min_confidence",
+        "memory_interval",
+        "memory_confidence",
     )
     assert names - {n for s in SETTINGS for n in s.fields} == {
         "max_new_tokens",

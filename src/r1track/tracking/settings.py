@@ -156,6 +156,22 @@ class TrackerConfig:
     """Confidence: `backends.base.answer_confidence`, the geometric mean of the answer tokens'
     probabilities; an answer without one (a server without log-probabilities) is taken."""
 
+    memory_interval: int = field(
+        default=0,
+        metadata=_meta(
+            "template memory: every N frames, a frame where the target was found confidently "
+            "becomes a second template (three-image prompt; 0: off)"
+        ),
+    )
+    """The rule: on a frame where the local search found the target (not re-detection) with
+    confidence at least `memory_confidence`, and at least `memory_interval` frames after the last
+    refresh, the crop around the new box (template context) replaces the second template. The
+    first template is never replaced. The 100k checkpoints saw two templates in training."""
+    memory_confidence: float = field(
+        default=0.5,
+        metadata=_meta("template memory: least confidence of a frame that becomes the template"),
+    )
+
     def __post_init__(self) -> None:
         if self.crop_size < 28:
             raise SettingError("crop_size", f"must be at least 28 pixels, got {self.crop_size}")
@@ -182,6 +198,16 @@ class TrackerConfig:
             raise SettingError("max_tiles", f"must be at least 1, got {self.max_tiles}")
         if not 0 <= self.min_confidence <= 1:
             raise SettingError("min_confidence", f"must be in [0, 1], got {self.min_confidence}")
+        if self.memory_interval < 0:
+            raise SettingError(
+                "memory_interval", f"must be 0 (off) or more, got {self.memory_interval}"
+            )
+        if self.memory_interval and self.views > 1:
+            raise SettingError("memory_interval", "works with one view only (views 1)")
+        if not 0 <= self.memory_confidence <= 1:
+            raise SettingError(
+                "memory_confidence", f"must be in [0, 1], got {self.memory_confidence}"
+            )
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise SettingError("max_new_tokens", f"must be positive, got {self.max_new_tokens}")
 

@@ -42,6 +42,7 @@ from r1track.prompts import (
     STOP_STRINGS,
     grounding_prompt,
     parse_box,
+    task_prompt,
     tracking_prompt,
 )
 from r1track.tracking.redetect import best_candidate, search_windows
@@ -175,6 +176,7 @@ class Tracker:
             template=self._seen(template),
             prompt=tracking_prompt(template_box, cfg.prompt),
             box=box,
+            template_box=template_box,
             mirrored=tuple(
                 (
                     self._seen(mirror_image(template, *flips)),
@@ -256,8 +258,10 @@ class Tracker:
             views = ((state.template, state.prompt), *state.mirrored)[: cfg.views]
             for v, (template, prompt) in enumerate(views):
                 seen = self._seen(mirror_image(search, *VIEW_MIRRORS[v]))
-                key = state.key if v == 0 else f"{state.key}:{v}"
-                requests.append(self._request(template, seen, prompt, key))
+                if v == 0:
+                    requests.append(self._track_request(state, seen))
+                else:
+                    requests.append(self._request((template,), seen, prompt, f"{state.key}:{v}"))
         t_model = time.perf_counter()
         answers = self.backend.generate(requests)
         model_seconds = time.perf_counter() - t_model
@@ -279,6 +283,7 @@ class Tracker:
                 else:
                     box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
                     state.box = box
+                    self._remember(state, frame, _confidence(own[chosen], 1.0))
             results.append(
                 FrameResult(
                     index=state.frame_index,
@@ -304,10 +309,35 @@ class Tracker:
             result.seconds = per_frame
         return results
 
-    def _request(self, template: Image.Image, search: Image.Image, prompt: str, key: str):
+    def _track_request(self, state: TrackState, search: Image.Image) -> GenerationRequest:
+        """The request for a track's search crop: its template (and its memory, when it has
+        one: two templates and the two-template prompt) first, then the search crop."""
+        if state.memory is None:
+            return self._request((state.template,), search, state.prompt, state.key)
+        memory, prompt, since = state.memory
+        return self._request((state.template, memory), search, prompt, f"{state.key}:m{since}")
+
+    def _remember(self, state: TrackState, frame: Image.Image, confidence: float) -> None:
+        """Template memory (`TrackerConfig.memory_interval`): the frame just found becomes the
+        second template when it is confident enough and the last refresh is old enough."""
+        cfg = self.config
+        since = state.memory[2] if state.memory else 0
+        if not cfg.memory_interval or state.frame_index - since < cfg.memory_interval:
+            return
+        if confidence < cfg.memory_confidence:
+            return
+        window = crop_window(state.box, cfg.template_factor, cfg.crop_size)
+        box = window.to_crop(xywh_to_xyxy(state.box))
+        crop = self._seen(crop_image(frame, window, cfg.resize))
+        prompt = task_prompt([state.template_box, box], cfg.prompt)
+        state.memory = (crop, prompt, state.frame_index)
+
+    def _request(
+        self, templates: tuple[Image.Image, ...], search: Image.Image, prompt: str, key: str
+    ) -> GenerationRequest:
         cfg = self.config
         return GenerationRequest(
-            (template, search),
+            (*templates, search),
             prompt,
             cfg.answer_tokens,
             stop=STOP_STRINGS[cfg.think],
@@ -330,7 +360,7 @@ class Tracker:
             for s, f in zip(states, frames, strict=True)
         ]
         requests = [
-            self._request(s.template, self._seen(crop_image(f, w, cfg.resize)), s.prompt, s.key)
+            self._track_request(s, self._seen(crop_image(f, w, cfg.resize)))
             for s, f, ws in zip(states, frames, windows, strict=True)
             for w in ws
         ]

@@ -133,6 +133,10 @@ class TrackState:
     """Identifies the track's template to the backend (prefix reuse)."""
     lost: int = 0
     """Frames in a row the target was not found on (0: found on the last frame)."""
+    template_box: np.ndarray | None = None
+    """The first template's box in its crop (xyxy, unclipped), for the two-template prompt."""
+    memory: tuple[Image.Image, str, int] | None = None
+    """Template memory: (second template as sent, two-template prompt, frame index it is from)."""
     mirrored: tuple[tuple[Image.Image, str], ...] = ()
     """(template, prompt) of each further test-time view (`VIEW_MIRRORS[1:]`), when views > 1."""
 
