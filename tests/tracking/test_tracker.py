@@ -14,7 +14,7 @@ from r1track.errors import UserError
 from r1track.geometry import crop_window, iou_xyxy, sent_jpeg, xywh_to_xyxy
 from r1track.prompts import parse_box, tracking_prompt
 from r1track.tracking import AnswerCounts, GroundingError, Tracker, TrackerConfig
-from r1track.tracking.tracker import damp_size
+from r1track.tracking.steps import damp_size
 
 
 def test_tracks_a_moving_target_through_crop_and_back(scripted):

@@ -27,7 +27,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from r1track.interrupts import sigterm_raises
     from r1track.outputs import TrackWriter
     from r1track.tracking.loop import TrackJob, run_tracks
-    from r1track.tracking.tracker import Tracker, check_init_box
+    from r1track.tracking.steps import check_init_box
+    from r1track.tracking.tracker import Tracker
     from r1track.tracking.types import AnswerCounts
     from r1track.video import open_frames
 

@@ -3,6 +3,8 @@
 - `settings`: `TrackerConfig`, every setting's one home (flags and settings files come from it)
 - `types`: what tracks are made of (`FrameResult`, `TrackState`, `AnswerCounts`, `Box`)
 - `tracker`: `Tracker`: start a track from a box or a sentence, step tracks by a frame
+- `steps`: the pure steps around the model call (first box checked, answer read back, damping)
+- `redetect`: where to look for a lost target, and which answer to take
 - `loop`: `run_tracks`, the one loop every caller drives its tracks through
 - `baselines`: trackers without a model, for context (`eval --baseline`)
 """

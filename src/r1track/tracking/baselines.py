@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from r1track.errors import UserError
-from r1track.tracking.tracker import as_image, check_init_box
+from r1track.tracking.steps import as_image, check_init_box
 from r1track.tracking.types import Box, Frame, FrameResult, as_box
 
 BASELINES = ("no-motion",)
