@@ -4,8 +4,11 @@ reuse, early stop at the stop string, and the tokens a server would render."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
+import math
+import statistics
 
 import pytest
 import torch
@@ -250,3 +253,98 @@ def test_hf_feeds_the_tokens_a_server_renders_from_the_openai_request(hf_backend
     assert hf_backend.input_ids(request) == expected  # the template-reuse path
     assert hf_backend.encode([request])["input_ids"][0].tolist() == expected  # the batched path
     assert expected.count(hf_backend.processor.image_token_id) == 2 * 16  # 112 px: 4x4 each
+
+
+def _forced_logprobs(backend, request: GenerationRequest, tokens: list[int]) -> list[float]:
+    """The log-probability of each of `tokens` after the prompt of `request`, recomputed from one
+    forward pass of the whole prompt + tokens (no cache, no decoding loop); also checks that
+    each token is the greedy choice there."""
+    batch = backend.encode([request])
+    n = batch["input_ids"].shape[1]
+    answer = torch.tensor([tokens])
+    ids = torch.cat([batch["input_ids"], answer], 1)
+    inputs = dict(batch, input_ids=ids, attention_mask=torch.ones_like(ids))
+    inputs["mm_token_type_ids"] = torch.cat(
+        [
+            batch["mm_token_type_ids"],
+            torch.zeros_like(answer, dtype=batch["mm_token_type_ids"].dtype),
+        ],
+        1,
+    )
+    with torch.inference_mode():
+        logits = backend.model(**inputs).logits[0, n - 1 : -1].float()
+    assert logits.argmax(-1).tolist() == tokens
+    return torch.log_softmax(logits, -1).gather(-1, answer.T)[:, 0].tolist()
+
+
+def _greedy_tokens(backend, request: GenerationRequest) -> list[int]:
+    """The tokens the single-request path chose (from the scores it keeps)."""
+    backend.keep_scores = True
+    backend.generate([request])
+    backend.keep_scores = False
+    return [int(s.argmax(-1)) for s in backend.last_scores]
+
+
+def test_confidence_is_the_geometric_mean_of_the_chosen_tokens_probabilities(fresh_hf_backend):
+    """exp(mean log p) of the answer's tokens, recomputed from a full forward pass of prompt +
+    answer; the same on the single-request path (with and without a cached template) and the
+    batched one, where a row's tokens past its own budget are not counted."""
+    from r1track.backends.base import Answer, confidence_of
+
+    backend = fresh_hf_backend
+    requests = [
+        GenerationRequest((noise_image(0), noise_image(1)), "Please identify [1,2,3,4]", 8),
+        GenerationRequest((noise_image(2), noise_image(3)), "a longer text for this one", 14),
+    ]
+    singles = []
+    for i, request in enumerate(requests):
+        tokens = _greedy_tokens(backend, request)
+        assert len(tokens) == request.max_new_tokens  # the random model never ends its turn
+        expected = math.exp(statistics.fmean(_forced_logprobs(backend, request, tokens)))
+        answer = backend.generate([request])[0]
+        assert isinstance(answer, Answer) and confidence_of(answer) == answer.confidence
+        assert answer.confidence == pytest.approx(expected, rel=1e-4)
+        reused = backend.generate([dataclasses.replace(request, prefix_key=f"t{i}")])[0]
+        assert reused == answer and reused.confidence == pytest.approx(expected, rel=1e-4)
+        singles.append(answer)
+    batched = backend.generate(requests)
+    assert batched == singles  # the answers are unchanged, and so are their lengths
+    assert backend.last_generated == [14, 14]
+    for one, row in zip(singles, batched, strict=True):
+        assert isinstance(row, Answer)
+        assert row.confidence == pytest.approx(one.confidence, abs=1e-4)
+        assert 0.0 < row.confidence < 1.0
+
+
+def test_confidence_ends_with_the_answer(fresh_hf_backend):
+    """The token that completes a stop string counts; the end-of-turn token that ends an answer
+    does not (it is not part of the text); nothing after either does. Single and batched."""
+    backend = fresh_hf_backend
+    request = GenerationRequest((noise_image(0), noise_image(1)), "Please identify [1,2,3,4]", 12)
+    tokens = _greedy_tokens(backend, request)
+    logprobs = _forced_logprobs(backend, request, tokens)
+    decode = backend.processor.tokenizer.decode
+    # a stop string completed by the k-th token (the word it adds): the first k count
+    added = [decode(tokens[:k])[len(decode(tokens[: k - 1])) :] for k in range(1, 13)]
+    k = next(k for k in range(3, 12) if added[k - 1].isalpha() and added[k - 1].isascii())
+    stop = added[k - 1]
+    assert stop not in decode(tokens[: k - 1])
+    stopped = dataclasses.replace(request, stop=(stop,))
+    expected = math.exp(statistics.fmean(logprobs[:k]))
+    other = GenerationRequest((noise_image(2), noise_image(3)), "a longer one", 12, stop=(stop,))
+    for answer in (backend.generate([stopped])[0], backend.generate([stopped, other])[0]):
+        assert answer == decode(tokens[:k], skip_special_tokens=True)
+        assert answer.confidence == pytest.approx(expected, rel=1e-4)
+    # the 4th token made an end-of-turn token: the first 3 count (and counting it would differ)
+    assert tokens[3] not in tokens[:3]
+    config = backend.generation_config
+    config.eos_token_id = sorted({*config.eos_token_id, tokens[3]})
+    expected = math.exp(statistics.fmean(logprobs[:3]))
+    assert expected != pytest.approx(math.exp(statistics.fmean(logprobs[:4])), rel=1e-3)
+    single = backend.generate([request])[0]
+    assert backend.last_generated == [4]
+    batched = backend.generate([request, dataclasses.replace(other, stop=())])[0]
+    assert backend.last_generated == [12, 12]
+    for answer in (single, batched):  # (a real end-of-turn token is special: not in the text)
+        assert answer == decode(tokens[:4], skip_special_tokens=True)
+        assert answer.confidence == pytest.approx(expected, rel=1e-4)

@@ -20,7 +20,7 @@ from helpers import (
     white_blob_oracle,
 )
 from r1track.backends import openai_api
-from r1track.backends.base import GenerationRequest
+from r1track.backends.base import Answer, GenerationRequest, answer_confidence
 from r1track.backends.openai_api import OpenAIBackend, end_at_stop
 from r1track.dev.fake_server import STANDARD_CHAT_FIELDS, nonstandard_fields
 from r1track.errors import BackendError
@@ -125,7 +125,7 @@ def test_request_fields_of_each_server_profile(chat_server, server):
     fake = chat_server(lambda body: "[1,2,3,4]")
     assert OpenAIBackend(fake.url, "m", server=server).generate([BOX_REQUEST]) == ["[1,2,3,4]"]
     body = fake.bodies[0]
-    common = {"max_tokens": 7, "temperature": 0.0, "frequency_penalty": 0.0}
+    common = {"max_tokens": 7, "temperature": 0.0, "frequency_penalty": 0.0, "logprobs": True}
     assert {k: body[k] for k in common} == common
     if server == "openai":
         assert set(body) == {"model", "messages", *common} and nonstandard_fields(body) == []
@@ -214,3 +214,57 @@ def test_openai_puts_back_a_stop_string_the_server_dropped(chat_server):
     backend = OpenAIBackend(server.url, "m")
     requests = [GenerationRequest((noise_image(0),), t, 8, stop=("]",)) for t in ("a", "b")]
     assert backend.generate(requests) == ["[1,2,3,4]", "[5,6,7,8]"]
+
+
+@pytest.mark.parametrize("server", ["openai", "vllm"])
+def test_confidence_comes_from_the_logprobs_the_server_returns(chat_server, capsys, server):
+    """Every request asks for logprobs (a standard field: a strict server takes it), and the
+    answer's confidence is `answer_confidence` of the log-probabilities returned."""
+    values = [-0.05, -0.4, -1.5, 0.0]
+    fake = chat_server(lambda body: "[1,2,3,4]", strict=server == "openai", logprobs=values)
+    backend = OpenAIBackend(fake.url, "m", server=server)
+    (answer,) = backend.generate([BOX_REQUEST])
+    assert isinstance(answer, Answer) and answer == "[1,2,3,4]"
+    assert answer.confidence == pytest.approx(answer_confidence(values), rel=1e-12)
+    assert json.loads(fake.raw_bodies[0])["logprobs"] is True
+    assert "r1track: note:" not in capsys.readouterr().err
+
+
+def test_confidence_is_of_the_tokens_the_answer_keeps(chat_server):
+    """Tokens past the stop string the answer is cut at (and the end-of-turn token) are not
+    counted; a stop string the server stripped and the backend put back adds no token."""
+    tokens = {
+        "a": [("[1,2", -0.1), (",3,4", -0.2), ("]", -0.3), (" is", -2.0), (" it.", -4.0)],
+        "b": [("[5,6", -0.1), (",7,8", -0.2), ("]", -0.3), ("", -0.01)],  # "" ends the turn
+        "c": [("[1,2", -0.1), (",3,4", -0.2), ("]", -0.3)],  # stripped "]": still in the tokens
+    }
+    texts = {"a": "[1,2,3,4] is it.", "b": "[5,6,7,8]", "c": ("[1,2,3,4", "]")}
+    server = chat_server(
+        lambda body: texts[decode_request(body)[1]],
+        logprobs=lambda body, content: tokens[decode_request(body)[1]],
+    )
+    backend = OpenAIBackend(server.url, "m")
+    requests = [GenerationRequest((noise_image(0),), t, 8, stop=("]",)) for t in "abc"]
+    answers = backend.generate(requests)
+    assert answers == ["[1,2,3,4]", "[5,6,7,8]", "[1,2,3,4]"]
+    for answer in answers:
+        assert answer.confidence == pytest.approx(answer_confidence([-0.1, -0.2, -0.3]))
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_no_logprobs_means_no_confidence_and_one_note(chat_server, capsys, strict):
+    """A server that gives none (`"logprobs": null`, or no field at all as `transformers serve`
+    answers): every confidence is None, and one note per backend says what that means."""
+    server = chat_server(lambda body: "[1,2,3,4]", strict=strict, logprobs=None)
+    backend = OpenAIBackend(server.url, "m", concurrency=4)
+    requests = [GenerationRequest(REQUEST.images, f"q{i}", 5) for i in range(4)]
+    answers = backend.generate(requests) + backend.generate(requests)
+    assert answers == ["[1,2,3,4]"] * 8
+    assert [a.confidence for a in answers] == [None] * 8
+    assert all(json.loads(raw)["logprobs"] is True for raw in server.raw_bodies)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "r1track: note:" in line]
+    assert notes == [
+        f"r1track: note: the server at {server.url} gives no token log-probabilities "
+        "(logprobs), so answer confidences are not available; features that use them fall "
+        "back to whether each answer is usable"
+    ]

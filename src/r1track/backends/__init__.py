@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from r1track.backends.base import Backend, GenerationRequest, PixelLimits
+from r1track.backends.base import (
+    Answer,
+    Backend,
+    GenerationRequest,
+    PixelLimits,
+    answer_confidence,
+    confidence_of,
+)
 from r1track.errors import UserError
 
 BACKENDS = ("hf", "openai")
@@ -49,4 +56,13 @@ def load_backend(
     raise UserError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Backend", "GenerationRequest", "PixelLimits", "load_backend"]
+__all__ = [
+    "BACKENDS",
+    "Answer",
+    "Backend",
+    "GenerationRequest",
+    "PixelLimits",
+    "answer_confidence",
+    "confidence_of",
+    "load_backend",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,6 +14,52 @@ REPETITION_PENALTY = 1.0
 generation_config.json says (Qwen2.5-VL-3B-Instruct's has 1.05, and its fine-tunes ship it
 unless changed). The reference's inference script sent none; a penalty also pushes the answer
 away from digits the prompt already holds (the template box)."""
+
+
+class Answer(str):
+    """A model's answer: its text (a `str`, so it is used as one) and how sure the model was.
+
+    `confidence` is `answer_confidence` of the answer's tokens, or None where the backend could
+    not say (a server that gives no token log-probabilities). String methods return plain `str`:
+    a changed text has no confidence (`confidence_of` is then None).
+    """
+
+    __slots__ = ("confidence",)
+
+    confidence: float | None
+
+    def __new__(cls, text: str = "", confidence: float | None = None) -> Answer:
+        answer = super().__new__(cls, text)
+        answer.confidence = confidence
+        return answer
+
+    def __reduce__(self):
+        return (Answer, (str(self), self.confidence))
+
+
+def answer_confidence(logprobs: Sequence[float]) -> float | None:
+    """The confidence of an answer from its tokens' log-probabilities (natural log, each of the
+    token the model chose): exp of their mean, i.e. the geometric mean of the chosen tokens'
+    probabilities, in [0, 1]; None for no tokens (or a NaN among them). Every backend computes
+    confidence with this one function.
+
+    >>> answer_confidence([-0.5, -1.5])  # exp(-1)
+    0.36787944117144233
+    >>> answer_confidence([0.0, 0.0])
+    1.0
+    >>> answer_confidence([]) is None
+    True
+    """
+    values = [min(float(v), 0.0) for v in logprobs]  # a server's rounding may give +1e-7
+    if not values or any(math.isnan(v) for v in values):
+        return None
+    return math.exp(math.fsum(values) / len(values))
+
+
+def confidence_of(answer: str) -> float | None:
+    """The confidence an answer carries (`Answer.confidence`); None for a plain `str` (a
+    third-party backend's answer, or text changed after the backend returned it)."""
+    return getattr(answer, "confidence", None)
 
 
 @dataclass(frozen=True)
@@ -64,6 +111,11 @@ class Backend(Protocol):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         """Answer several requests, batched or concurrently; one answer per request, in order.
+
+        The built-in backends return `Answer`s, which carry the model's confidence in each
+        (`answer_confidence` of its tokens' log-probabilities; None where the backend cannot
+        say). A plain `str` is accepted too (a third-party backend): it has no confidence. Read
+        it with `confidence_of`.
 
         Raises `BackendError` when the model cannot answer at all (not for a bad answer).
         """

@@ -9,6 +9,12 @@ encoded and prefilled once; each frame then prefills only the search image and t
 the cached keys and values, with Qwen's 3-D rotary positions computed over the whole sequence, and
 decodes greedily with one forward per token. Answers are the same as without reuse. It applies to
 requests answered one at a time; a batch of several requests takes the batched path without reuse.
+
+Confidence: every answer is an `Answer` whose confidence is `answer_confidence` of the
+log-probabilities the model gave the tokens it chose (the raw next-token distribution: greedy
+decoding here applies no logits processor), from the answer's first token through its last, the
+one that completes a stop string included. The end-of-turn token that ends an answer is not
+counted: it is not part of the answer's text. Both paths give the same confidence.
 """
 
 from __future__ import annotations
@@ -19,7 +25,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from r1track.backends.base import REPETITION_PENALTY, GenerationRequest, PixelLimits
+from r1track.backends.base import (
+    REPETITION_PENALTY,
+    Answer,
+    GenerationRequest,
+    PixelLimits,
+    answer_confidence,
+)
 from r1track.errors import BackendError, UserError, shorten
 from r1track.models import adapter_base, check_weights, choose_dtype, resolve_checkpoint
 from r1track.prompts import chat_messages
@@ -70,6 +82,30 @@ def check_device(device: str) -> str:
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"--device {device}: MPS (Apple GPU) is not available on this machine")
     return device
+
+
+class _ChosenLogprobs:
+    """A logits processor for `generate` that changes nothing: it records, each step, every row's
+    greedy pick (the argmax of the scores, as `generate` takes it when no processor follows this
+    one) and that token's log-probability. Two numbers per row and step: no logits are kept."""
+
+    def __init__(self):
+        self.steps: list = []
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        picks = scores.argmax(-1, keepdim=True)
+        logprobs = torch.log_softmax(scores.float(), -1).gather(-1, picks)
+        self.steps.append((logprobs[:, 0], picks[:, 0]))
+        return scores
+
+    def per_row(self) -> tuple[list[list[float]], list[list[int]]]:
+        """The log-probabilities and the tokens picked, per row: `(logprobs, tokens)`."""
+        import torch
+
+        logprobs = torch.stack([lp for lp, _ in self.steps], 1).tolist()
+        return logprobs, torch.stack([t for _, t in self.steps], 1).tolist()
 
 
 @dataclass
@@ -195,8 +231,8 @@ class HFBackend:
             return_tensors="pt",
         )
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
-        answers: list[str] = []
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
+        answers: list[Answer] = []
         # transformers keeps per-call state on the model (Qwen's rope deltas): one call at a time.
         with self._lock:
             if len(requests) == 1 and len(requests[0].images) >= 2:
@@ -205,15 +241,19 @@ class HFBackend:
                 answers += self._generate_batch(requests[start : start + self.max_batch_size])
         return answers
 
-    def _generate_batch(self, requests: Sequence[GenerationRequest]) -> list[str]:
+    def _generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
         import torch
 
         batch = self.encode(requests).to(self.device)
         config = self._config(requests)
+        chosen = _ChosenLogprobs()
         try:
             with torch.inference_mode():
                 out = self.model.generate(
-                    **batch, generation_config=config, tokenizer=self.processor.tokenizer
+                    **batch,
+                    generation_config=config,
+                    logits_processor=[chosen],
+                    tokenizer=self.processor.tokenizer,
                 )
             self.last_scores = out.scores
             self.last_generated = [out.sequences.shape[1] - batch["input_ids"].shape[1]] * len(
@@ -221,13 +261,21 @@ class HFBackend:
             )
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"generation failed: {str(exc).splitlines()[0]}") from exc
-        new_tokens = out.sequences[:, batch["input_ids"].shape[1] :]
+        new_tokens = out.sequences[:, batch["input_ids"].shape[1] :].tolist()
+        logprobs, picks = chosen.per_row()
         tokenizer = self.processor.tokenizer
-        # Each request keeps only its own budget, so batching never changes an answer's length.
-        return [
-            tokenizer.decode(row[: r.max_new_tokens], skip_special_tokens=True)
-            for row, r in zip(new_tokens, requests, strict=True)
-        ]
+        answers = []
+        for row, row_logprobs, row_picks, r in zip(
+            new_tokens, logprobs, picks, requests, strict=True
+        ):
+            # Each request keeps only its own budget, so batching never changes an answer's length.
+            row = row[: r.max_new_tokens]
+            end = self._answer_length(row, r)  # the rest is padding after the row's end
+            # the recorder's picks are the tokens: it saw the scores they were chosen from
+            sure = row_picks[:end] == row[:end]
+            confidence = self._confidence(row[:end], row_logprobs[:end]) if sure else None
+            answers.append(Answer(tokenizer.decode(row, skip_special_tokens=True), confidence))
+        return answers
 
     def _config(self, requests: Sequence[GenerationRequest]):
         config = copy.deepcopy(self.generation_config)
@@ -281,7 +329,7 @@ class HFBackend:
             vision["image_grid_thw"].to(self.device),
         )
 
-    def _generate_single(self, request: GenerationRequest) -> str:
+    def _generate_single(self, request: GenerationRequest) -> Answer:
         """One request as prefix (template, cached when reuse is on) + suffix prefill + greedy
         decoding (see the module docstring)."""
         import torch
@@ -297,7 +345,7 @@ class HFBackend:
             with torch.inference_mode():
                 positions = self._suffix_positions(prefix, suffix, grid)
                 out = self._prefill_suffix(prefix, suffix, pixels, grid, positions)
-                tokens, scores = self._greedy(
+                tokens, logprobs, scores = self._greedy(
                     out.logits[:, -1], int(positions.max()) + 1, prefix.cache, request
                 )
         except (RuntimeError, ValueError) as exc:
@@ -306,7 +354,8 @@ class HFBackend:
             prefix.cache.crop(n_prefix - prefix.cache.get_seq_length())
         self.last_scores = scores if self.keep_scores else None
         self.last_generated = [len(tokens)]
-        return tokenizer.decode(tokens, skip_special_tokens=True)
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        return Answer(text, self._confidence(tokens, logprobs))
 
     def _suffix_positions(self, prefix: _Prefix, suffix, grid):
         """Qwen's 3-D rotary positions of prefix + suffix (they depend on everything before, so
@@ -337,21 +386,21 @@ class HFBackend:
         """Greedy decoding from prefilled logits: one forward per token, text positions from
         `position` on; ends after an end-of-turn token, a stop string, or the token budget.
         (The same decisions as `generate` with this config, without its per-token machinery: it
-        applies no repetition penalty, which is right while `REPETITION_PENALTY` is 1.0.)"""
+        applies no repetition penalty, which is right while `REPETITION_PENALTY` is 1.0.)
+        Returns the tokens, the log-probability of each (from one log-softmax of the logits it
+        was chosen from) and, when `keep_scores`, those logits."""
         import torch
 
-        eos = set(self.generation_config.eos_token_id)
-        decode = self.processor.tokenizer.decode
         tokens: list[int] = []
+        logprobs: list[float] = []
         scores = []
         for step in range(request.max_new_tokens):
             if self.keep_scores:
                 scores.append(logits.clone())
             token = int(logits.argmax(-1))
             tokens.append(token)
-            if token in eos or (request.stop and any(s in decode(tokens) for s in request.stop)):
-                break
-            if step + 1 == request.max_new_tokens:
+            logprobs.append(float(torch.log_softmax(logits[0].float(), -1)[token]))
+            if self._ends(tokens, request) or step + 1 == request.max_new_tokens:
                 break
             out = self.model(
                 input_ids=torch.tensor([[token]], device=self.device),
@@ -360,7 +409,31 @@ class HFBackend:
                 use_cache=True,
             )
             logits = out.logits[:, -1]
-        return tokens, scores
+        return tokens, logprobs, scores
+
+    def _ends(self, tokens: list[int], request: GenerationRequest) -> bool:
+        """Whether the answer ends with the last of `tokens`: an end-of-turn token, or the one
+        that completes a stop string (both paths end answers here)."""
+        if tokens[-1] in self.generation_config.eos_token_id:
+            return True
+        decode = self.processor.tokenizer.decode
+        return bool(request.stop) and any(s in decode(tokens) for s in request.stop)
+
+    def _answer_length(self, tokens: list[int], request: GenerationRequest) -> int:
+        """How many of a batch row's tokens (within its budget) are the answer's: through the
+        first one that ends it (`_ends`), else all of them."""
+        eos = self.generation_config.eos_token_id
+        length = next((i + 1 for i, t in enumerate(tokens) if t in eos), len(tokens))
+        text = self.processor.tokenizer.decode(tokens[:length])
+        if any(s in text for s in request.stop):  # find the token that completed it
+            length = next(i + 1 for i in range(length) if self._ends(tokens[: i + 1], request))
+        return length
+
+    def _confidence(self, tokens: Sequence[int], logprobs: Sequence[float]) -> float | None:
+        """`answer_confidence` of an answer's tokens: all of them but an end-of-turn token,
+        which is not part of the answer's text."""
+        eos = self.generation_config.eos_token_id
+        return answer_confidence([p for t, p in zip(tokens, logprobs, strict=True) if t not in eos])
 
     def close(self) -> None:
         self._prefixes.clear()

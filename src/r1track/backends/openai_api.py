@@ -13,14 +13,19 @@ its bytes are identical in every request of the track, and all per-frame text fo
 Server profiles (`--server`): `openai` (the default) sends only fields of the standard
 chat-completions schema, which any compatible server accepts (a strict one, such as the OpenAI API
 or `transformers serve`, answers HTTP 422 to any other field): `model`, `messages`, `max_tokens`,
-`temperature` 0 and `frequency_penalty` 0. It sends no `stop` either: a server that strips the stop
-string (as the standard says) cannot then tell it from the end of the turn, and `transformers
-serve` fails on stop strings with a vision model (it hands `generate` the processor as its
-tokenizer). A trained checkpoint ends its turn right after the box; the answer is cut after the
-first stop string here. `vllm` adds `stop` with vLLM's own `include_stop_str_in_output`, and
-`repetition_penalty` 1.0 (which overrides the 1.05 a vLLM started with `--generation-config auto`
-would take from the checkpoint's generation_config.json). Either way an answer ends with its stop
-string, as the `hf` backend's do: see `end_at_stop`.
+`temperature` 0, `frequency_penalty` 0 and `logprobs` true. It sends no `stop` either: a server
+that strips the stop string (as the standard says) cannot then tell it from the end of the turn,
+and `transformers serve` fails on stop strings with a vision model (it hands `generate` the
+processor as its tokenizer). A trained checkpoint ends its turn right after the box; the answer is
+cut after the first stop string here. `vllm` adds `stop` with vLLM's own
+`include_stop_str_in_output`, and `repetition_penalty` 1.0 (which overrides the 1.05 a vLLM started
+with `--generation-config auto` would take from the checkpoint's generation_config.json). Either
+way an answer ends with its stop string, as the `hf` backend's do: see `end_at_stop`.
+
+Confidence: every request asks for the answer tokens' log-probabilities (`logprobs`, standard;
+vLLM gives them), and the answer's confidence is `answer_confidence` of those of its
+tokens (`answer_logprobs`). A server that gives none (`transformers serve` accepts the field and
+ignores it) leaves every confidence None, and the backend says so once, in a note on stderr.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import base64
 import io
 import os
 import queue
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -36,7 +42,13 @@ from concurrent.futures import Future
 
 from PIL import Image
 
-from r1track.backends.base import REPETITION_PENALTY, GenerationRequest, PixelLimits
+from r1track.backends.base import (
+    REPETITION_PENALTY,
+    Answer,
+    GenerationRequest,
+    PixelLimits,
+    answer_confidence,
+)
 from r1track.errors import BackendError
 from r1track.prompts import chat_messages
 
@@ -49,7 +61,8 @@ SERVER_PROFILES = ("openai", "vllm")
 
 def request_fields(request: GenerationRequest, server: str = "openai") -> dict:
     """The decoding fields of one request for a server profile: greedy (temperature 0) and no
-    penalty everywhere. `frequency_penalty` 0 is the standard default, sent so that
+    penalty everywhere, and the answer tokens' log-probabilities (`logprobs`, for the answer's
+    confidence). `frequency_penalty` 0 is the standard default, sent so that
     `transformers serve` (which maps it to `repetition_penalty = 1 + frequency_penalty`) does
     not take the checkpoint's repetition penalty. Stop strings go only to vLLM, with its
     `include_stop_str_in_output` and `repetition_penalty` in the `extra_body`."""
@@ -59,6 +72,7 @@ def request_fields(request: GenerationRequest, server: str = "openai") -> dict:
         "max_tokens": request.max_new_tokens,
         "temperature": 0.0,
         "frequency_penalty": 0.0,
+        "logprobs": True,
     }
     if server == "vllm":
         extra: dict = {"repetition_penalty": REPETITION_PENALTY}
@@ -85,6 +99,28 @@ def end_at_stop(
     if finish_reason == "stop" and isinstance(stop_reason, str) and stop_reason in stops:
         return text + stop_reason
     return text
+
+
+def answer_logprobs(tokens: Sequence[tuple[str, float]], answer: str) -> list[float]:
+    """The log-probabilities of the answer's tokens, from the server's `(token text, logprob)`
+    for the text it returned: those up to the token that completes `answer` when their texts
+    spell it (the tokens after it are past the stop string `end_at_stop` cut the answer at, or
+    the end-of-turn token); all of them otherwise (a stop string the server stripped and the
+    answer put back, or token texts that do not spell the text, such as raw bytes).
+
+    >>> answer_logprobs([("[1,", -0.1), ("2]", -0.2), (" is", -3.0)], "[1,2]")
+    [-0.1, -0.2]
+    >>> answer_logprobs([("[1,", -0.1), ("2", -0.2)], "[1,2]")  # "]" put back
+    [-0.1, -0.2]
+    """
+    spelled, count = "", 0
+    for text, _ in tokens:
+        if len(spelled) >= len(answer):
+            break
+        spelled, count = spelled + text, count + 1
+    if not spelled.startswith(answer):
+        count = len(tokens)
+    return [logprob for _, logprob in tokens[:count]]
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -179,6 +215,7 @@ class OpenAIBackend:
         self._pool = _DaemonPool(max(1, concurrency))
         self._templates: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
+        self._noted_no_logprobs = False
 
     @property
     def pixel_limits(self) -> PixelLimits:
@@ -214,7 +251,7 @@ class OpenAIBackend:
                 self._templates.popitem(last=False)
         return url
 
-    def _complete(self, request: GenerationRequest) -> str:
+    def _complete(self, request: GenerationRequest) -> Answer:
         import openai
 
         try:
@@ -242,9 +279,29 @@ class OpenAIBackend:
             raise BackendError(f"server {self.base_url} returned no choices")
         choice = response.choices[0]
         reason = (choice.model_extra or {}).get("stop_reason")
-        return end_at_stop(choice.message.content or "", choice.finish_reason, reason, request.stop)
+        text = end_at_stop(choice.message.content or "", choice.finish_reason, reason, request.stop)
+        return Answer(text, self._confidence(choice.logprobs, text))
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+    def _confidence(self, logprobs, answer: str) -> float | None:
+        """`answer_confidence` of the answer's tokens (`answer_logprobs`); None where the server
+        gave no log-probabilities, which a note on stderr says once per backend."""
+        tokens = getattr(logprobs, "content", None)
+        if tokens is not None and all(isinstance(t.logprob, (int, float)) for t in tokens):
+            return answer_confidence(
+                answer_logprobs([(t.token or "", t.logprob) for t in tokens], answer)
+            )
+        with self._lock:
+            noted, self._noted_no_logprobs = self._noted_no_logprobs, True
+        if not noted:
+            print(
+                f"r1track: note: the server at {self.base_url} gives no token log-probabilities "
+                "(logprobs), so answer confidences are not available; features that use them "
+                "fall back to whether each answer is usable",
+                file=sys.stderr,
+            )
+        return None
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
         return self._pool.map(self._complete, requests)
 
     def close(self) -> None:

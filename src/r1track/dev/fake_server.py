@@ -2,8 +2,9 @@
 
 It exercises the `openai` backend over real HTTP without a model server: answers come from a
 function of the request body; it can fail, hang or add latency on purpose. By default it answers
-like vLLM (a `stop_reason` beside `finish_reason`, the answer as scripted); `strict=True` makes it
-a server that knows only the standard schema, as the OpenAI API and `transformers serve` are.
+like vLLM (a `stop_reason` beside `finish_reason`, the answer as scripted, token log-probabilities
+when asked); `strict=True` makes it a server that knows only the standard schema, as the OpenAI
+API and `transformers serve` are, and `logprobs=None` one that gives no log-probabilities.
 Not for serving models (use vLLM for that).
 """
 
@@ -77,6 +78,29 @@ def strip_stop(text: str, stop) -> str:
     return text[: min(cuts)] if cuts else text
 
 
+def char_logprobs(body: dict, content: str) -> list[tuple[str, float]]:
+    """The default token log-probabilities: one token per character, each certain (0.0)."""
+    return [(c, 0.0) for c in content]
+
+
+def logprobs_field(logprobs, body: dict, content: str) -> dict | None:
+    """A choice's `logprobs`: None unless the request asked (`logprobs: true`) and `logprobs`
+    (values, or a function of the body and the answer giving them) gives some. Each value is a
+    log-probability or a `(token text, log-probability)` pair; bare values get made-up token
+    texts that spell nothing."""
+    if callable(logprobs):
+        logprobs = logprobs(body, content)
+    if logprobs is None or not body.get("logprobs"):
+        return None
+    pairs = [v if isinstance(v, tuple) else (f"<{i}>", v) for i, v in enumerate(logprobs)]
+    return {
+        "content": [
+            {"token": t, "logprob": v, "bytes": list(t.encode()), "top_logprobs": []}
+            for t, v in pairs
+        ]
+    }
+
+
 class FakeChatServer:
     """A real HTTP server on 127.0.0.1 speaking the chat-completions API with scripted answers.
 
@@ -85,14 +109,25 @@ class FakeChatServer:
     `answer(body) -> str` (or `(str, stop_reason)`, as vLLM reports the stop string that ended it).
     `strict=True`: a body with a field outside the standard schema gets HTTP 422 (naming the
     fields), and answers are cut before the first stop string, with no `stop_reason`.
+    `logprobs`: the token log-probabilities of each answer, when a request asks for them (see
+    `logprobs_field`; one certain token per character by default); None: the server gives none
+    (`"logprobs": null`, or no such field when strict, as `transformers serve` answers).
     `raw_bodies` keeps the bytes of every request, `bodies` their parsed JSON.
     """
 
     def __init__(
-        self, answer, fail_first=0, hang_first=0, hang_seconds=3.0, delay=0.0, strict=False
+        self,
+        answer,
+        fail_first=0,
+        hang_first=0,
+        hang_seconds=3.0,
+        delay=0.0,
+        strict=False,
+        logprobs=char_logprobs,
     ):
         self.answer, self.fail_first, self.hang_first = answer, fail_first, hang_first
         self.hang_seconds, self.delay, self.strict = hang_seconds, delay, strict
+        self.logprobs = logprobs
         self.bodies: list[dict] = []
         self.raw_bodies: list[bytes] = []
         self.active = self.max_active = 0
@@ -135,6 +170,9 @@ class FakeChatServer:
                     if server.strict:
                         del choice["stop_reason"]
                         choice["message"]["content"] = strip_stop(content, body.get("stop"))
+                    tokens = logprobs_field(server.logprobs, body, choice["message"]["content"])
+                    if tokens is not None or not server.strict:
+                        choice["logprobs"] = tokens
                     self._send(
                         200,
                         {
