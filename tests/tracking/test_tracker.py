@@ -390,3 +390,22 @@ def test_server_decodes_the_pixels_an_in_process_model_is_given(scripted, chat_s
             assert all(url.startswith(mime) for url in urls)
             images, _, _ = decode_request(body)
             assert [im.tobytes() for im in images] == [im.tobytes() for im in request.images]
+
+
+def test_each_frame_records_the_confidence_of_its_answer(hf_backend, synth_video, tmp_path):
+    """The hf backend's confidence reaches every frame's result and its track.jsonl record."""
+    import json
+
+    from r1track.outputs import TrackWriter
+    from r1track.video import open_frames
+
+    video, boxes = synth_video
+    tracker = Tracker(hf_backend, TrackerConfig(crop_size=112, max_new_tokens=6))
+    with TrackWriter(tmp_path, overlay=False) as writer:
+        frames = list(open_frames(str(video)))[:4]
+        for frame, result in zip(frames, tracker.track(frames, bbox=boxes[0]), strict=True):
+            writer.write(frame, result)
+    records = [json.loads(line) for line in (tmp_path / "track.jsonl").read_text().splitlines()]
+    assert records[0]["confidence"] is None  # frame 0: the given box, no answer
+    for record in records[1:]:
+        assert 0 < record["confidence"] <= 1 and record["answer"]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from r1track.backends.base import confidence_of
 from r1track.errors import UserError
 from r1track.geometry import (
     CropWindow,
@@ -77,8 +78,8 @@ def damp_size(
 
 def confidence(answer: str, missing: float | None = None) -> float | None:
     """An answer's confidence (`backends.base.Answer`), or `missing` when its backend gave none."""
-    confidence = getattr(answer, "confidence", None)
-    return missing if confidence is None else confidence
+    value = confidence_of(answer)
+    return missing if value is None else value
 
 
 def _fmt(box: np.ndarray) -> str:
