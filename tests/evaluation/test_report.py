@@ -1,4 +1,5 @@
-"""Scoring runs (`r1track report`): frame rates, failed runs, comparisons, shard reports."""
+"""Scoring runs (`r1track report`): frame rates, failed runs, comparisons, shard reports, the
+lost-and-found figures."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from r1track.evaluation import layout
 from r1track.evaluation.runner import check_manifest, run_eval
 from r1track.outputs import format_xywh
 from r1track.tracking import Tracker, TrackerConfig
+from r1track.tracking.types import FrameResult
 
 CONFIG = TrackerConfig(crop_size=112)
 
@@ -122,3 +124,93 @@ def test_shard_reports_say_partial_and_report_gives_the_whole(tmp_path, capsys):
     assert whole["complete"] is True and whole["sequences"] == 5 and whole["missing"] == []
     assert "shard" not in whole
     assert sorted(r["sequence"] for r in whole["per_sequence"]) == sorted(names)
+
+
+def _write_labels(folder, invisible: list[int], length: int) -> None:
+    """GOT-10k cover and absence labels with the target invisible on frames `invisible`."""
+    cover = [0 if i in invisible else 8 for i in range(length)]
+    (folder / "cover.label").write_text("".join(f"{c}\n" for c in cover))
+    (folder / "absence.label").write_text("".join(f"{int(c == 0)}\n" for c in cover))
+
+
+def test_report_scores_recovery_and_visibility_from_boxes_and_records(tmp_path, capsys):
+    """Sequence 0: gaps of 6 (frames 2-7) and 5 (12-16) invisible frames; the track misses the
+    first reappearance's whole window (8..17) and finds the second one on frame 18; it says "not
+    visible" on 2-6 and (wrongly) 10, and on frame 0, which is not scored. Sequence 1: records
+    without "visible" (= visible), one invisible frame (no gap long enough). Sequence 2: no
+    track.jsonl at all (= visible), always visible."""
+    root = tmp_path / "data"
+    length = 20
+    names = write_got10k(root, "val", num_seqs=3, length=length, size=(480, 200))
+    _write_labels(root / "val" / names[0], [*range(2, 8), *range(12, 17)], length)
+    run = tmp_path / "run"
+    layout.atomic_write(run / layout.MANIFEST, json.dumps(run_manifest(root)))
+    miss = (0.0, 0.0, 5.0, 5.0)
+    for seq in load_dataset("got10k", root, "val"):
+        pred = [tuple(b) for b in seq.boxes]
+        records = [FrameResult(i, b).record() for i, b in enumerate(pred)]
+        if seq.name == names[0]:
+            for i in (*range(8, 12), 17):
+                pred[i] = miss
+            records = [FrameResult(i, b).record() for i, b in enumerate(pred)]
+            for i in (0, *range(2, 7), 10):
+                records[i]["visible"] = False
+            for i in (1, 7, 8):
+                records[i]["visible"] = True  # said outright, as said by default
+        boxes = "".join(format_xywh(b) + "\n" for b in pred)
+        layout.atomic_write(layout.boxes_path(run, "got10k", seq.name), boxes)
+        if seq.name != names[2]:
+            text = "".join(json.dumps(r) + "\n" for r in records)
+            layout.atomic_write(layout.records_path(run, seq.name), text)
+    assert main(["report", str(run)]) == 0
+    report = json.loads((run / layout.REPORT).read_text())
+    first, second, third = report["per_sequence"]
+    assert first["recovery"] == {"recovered": 1, "reappearances": 2, "rate": 0.5}
+    assert first["visibility_f1"] == {
+        "f1": pytest.approx(10 / 17),
+        "precision": pytest.approx(5 / 6),
+        "recall": pytest.approx(5 / 11),
+        "tp": 5,
+        "fp": 1,
+        "fn": 6,
+        "tn": 7,
+    }
+    assert second["recovery"] == {"recovered": 0, "reappearances": 0, "rate": None}
+    assert second["visibility_f1"] == {
+        "f1": 0.0,
+        "precision": None,
+        "recall": 0.0,
+        "tp": 0,
+        "fp": 0,
+        "fn": 1,
+        "tn": 18,
+    }
+    assert third["visibility_f1"]["tn"] == 19 and third["visibility_f1"]["f1"] is None
+    assert report["recovery"] == {"recovered": 1, "reappearances": 2, "rate": 0.5}
+    overall = report["visibility_f1"]
+    assert (overall["tp"], overall["fp"], overall["fn"], overall["tn"]) == (5, 1, 7, 44)
+    assert overall["f1"] == pytest.approx(10 / 18)
+    assert overall["precision"] == pytest.approx(5 / 6)
+    assert overall["recall"] == pytest.approx(5 / 12)
+    head, row = capsys.readouterr().out.splitlines()[:2]
+    columns = head.split()
+    assert columns[6:8] == ["recovery", "vis_f1"]
+    assert "0.500 (1/2)" in row and row.split()[6:9] == ["0.500", "(1/2)", "0.556"]
+    assert (
+        "recovery = share of the target's reappearances after >= 5 invisible"
+        in report["lost_found_convention"]
+    )
+
+
+def test_a_dataset_without_visibility_labels_has_no_recovery_figures(tmp_path, capsys):
+    root = tmp_path / "otb"
+    write_otb(root)
+    run = tmp_path / "run"
+    layout.atomic_write(run / layout.MANIFEST, json.dumps(run_manifest(root, "test", "otb")))
+    for seq in load_dataset("otb", root, "test"):
+        boxes = "".join(format_xywh(b) + "\n" for b in seq.boxes)
+        layout.atomic_write(layout.boxes_path(run, "otb", seq.name), boxes)
+    assert main(["report", str(run)]) == 0
+    report = json.loads((run / layout.REPORT).read_text())
+    assert "recovery" not in report and "visibility_f1" not in report
+    assert "recovery" not in capsys.readouterr().out

@@ -243,6 +243,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ("scale_change", float, "relative size change"),
         ("out_of_view", float, "probability of leaving the view"),
         ("illumination", float, "brightness drift amplitude"),
+        (
+            "vanish",
+            int,
+            "vanishings (exit or full occlusion) per sequence, each reappearing far"
+            " away; in place of --out-of-view",
+        ),
+        ("vanish_min", int, "fewest invisible frames of a vanishing"),
+        ("vanish_max", int, "most invisible frames of a vanishing"),
     ):
         synth.add_argument(
             "--" + name.replace("_", "-"),

@@ -21,6 +21,11 @@ OPE benchmarks (OTB, LaSOT, TrackingNet, TNL2K), pytracking-style:
 - precision: centre error <= 20 px; normalized precision: centre error divided by the
   ground-truth size (per axis) <= 0.2;
 - averaged per sequence, then over sequences.
+
+Lost and found (our own figures, issue 19; `recovery_rate`, `visibility_counts`): how a tracker
+copes with a target that leaves the view or is fully covered and comes back. Both need per-frame
+visibility labels (`Sequence.visible`; GOT-10k: cover > 0 and absence == 0) and pool over
+sequences by counts, never by averaging per-sequence rates.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence as Seq
 
 import numpy as np
+
+from r1track.errors import check_at_least
 
 GOT10K_THRESHOLDS = np.linspace(0, 1, 101)
 OPE_THRESHOLDS = np.linspace(0, 1, 21)
@@ -40,6 +47,14 @@ OPE_CONVENTION = (
 GOT10K_CONVENTION = (
     "GOT-10k toolkit 0.1.3: frame 0 and cover == 0 frames excluded, boxes clipped to the image, "
     "IoUs pooled over all frames; AO = mean IoU, SRt = P(IoU > t)"
+)
+RECOVERY_MIN_GAP = 5
+RECOVERY_WITHIN = 10
+RECOVERY_THRESHOLD = 0.5
+LOST_FOUND_CONVENTION = (
+    f"recovery = share of the target's reappearances after >= {RECOVERY_MIN_GAP} invisible "
+    f"frames with IoU > {RECOVERY_THRESHOLD} on a visible frame within {RECOVERY_WITHIN} frames "
+    "of it; vis_f1 = F1 of the tracker's 'not visible' flag against the labels, frame 0 excluded"
 )
 SPEED_CONVENTION = (
     "frames_per_second = frames / summed per-frame seconds; fps_toolkit = mean of 1/t "
@@ -69,14 +84,124 @@ def xywh_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(inter / (union + np.finfo(float).eps), 0.0, 1.0)
 
 
+def frame_ious(
+    pred: np.ndarray, gt: np.ndarray, resolution: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The IoU of every frame, frame 0 included: boxes clipped to the image the GOT-10k way when
+    its `resolution` (W, H) is given, unclipped (the OPE way) when not."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
+    if resolution is not None:
+        pred, gt = got10k_clip(pred, resolution), got10k_clip(gt, resolution)
+    return xywh_iou(pred, gt)
+
+
 def got10k_sequence_ious(
     pred: np.ndarray, gt: np.ndarray, cover: np.ndarray, resolution: tuple[int, int]
 ) -> np.ndarray:
     """The IoUs one sequence contributes to GOT-10k's pool (frame 0 and cover == 0 dropped)."""
-    if pred.shape != gt.shape:
-        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
-    ious = xywh_iou(got10k_clip(pred[1:], resolution), got10k_clip(gt[1:], resolution))
-    return ious[np.asarray(cover)[1:] > 0]
+    return frame_ious(pred, gt, resolution)[1:][np.asarray(cover)[1:] > 0]
+
+
+def reappearances(visible: np.ndarray, min_gap: int = RECOVERY_MIN_GAP) -> list[int]:
+    """The frames where the target is visible again after at least `min_gap` invisible frames.
+
+    `visible` is the labels' per-frame flag (GOT-10k: cover > 0 and absence == 0). A gap is a
+    maximal run of invisible frames that comes after a visible frame; frame `r` is a
+    reappearance when `visible[r]` and the gap that ends at `r - 1` is `min_gap` frames or more.
+    A run that starts at frame 0 is no gap (the target was never seen, so nothing was lost: a
+    track starts on a frame that shows it), and a run that reaches the last frame has no
+    reappearance.
+    """
+    check_at_least("min_gap", min_gap, 1)
+    visible = np.asarray(visible, dtype=bool)
+    found, seen, run = [], False, 0
+    for i, v in enumerate(visible):
+        if not v:
+            run += seen  # invisible frames count only once the target has been seen
+            continue
+        if run >= min_gap:
+            found.append(i)
+        seen, run = True, 0
+    return found
+
+
+def recovery_rate(
+    ious: np.ndarray,
+    visible: np.ndarray,
+    min_gap: int = RECOVERY_MIN_GAP,
+    within: int = RECOVERY_WITHIN,
+    threshold: float = RECOVERY_THRESHOLD,
+) -> tuple[int, int]:
+    """(recovered, total) of one sequence's reappearances (`reappearances(visible, min_gap)`).
+
+    A reappearance at frame `r` is recovered when, on some frame `j` of `r .. r + within - 1`
+    (clipped at the sequence end) where the target is visible, the track's IoU with the ground
+    truth is above `threshold` (strict, as SR0.5; a NaN IoU is a miss). Invisible frames of the
+    window do not count: the ground truth of an unseen target is no place to be. `ious` has one
+    value per frame, frame 0 included (`frame_ious`). Pool sequences by summing both counts
+    (`pooled_recovery`), so a sequence with many reappearances weighs as many.
+    """
+    check_at_least("within", within, 1)
+    ious, visible = np.asarray(ious, dtype=np.float64), np.asarray(visible, dtype=bool)
+    if ious.shape != visible.shape:
+        raise ValueError(f"{len(ious)} IoUs for {len(visible)} visibility labels")
+    hits = visible & (ious > threshold)
+    found = reappearances(visible, min_gap)
+    return sum(bool(hits[r : r + within].any()) for r in found), len(found)
+
+
+def pooled_recovery(counts: Seq[tuple[int, int]]) -> dict:
+    """`{"recovered", "reappearances", "rate"}` of (recovered, total) pairs summed; the rate is
+    None when there is no reappearance."""
+    recovered = sum(c[0] for c in counts)
+    total = sum(c[1] for c in counts)
+    return {
+        "recovered": recovered,
+        "reappearances": total,
+        "rate": recovered / total if total else None,
+    }
+
+
+def visibility_counts(predicted: np.ndarray, visible: np.ndarray) -> dict:
+    """Confusion counts of the tracker's per-frame visible flag against the labels' one.
+
+    The positive class is *not visible*: the figure asks whether the tracker says when the target
+    is gone. With visible as the positive class a tracker that always says "visible" (every
+    tracker before issue 19) would score an F1 near 1 on any set where the target is mostly in
+    view; with "not visible" positive it scores 0 recall, as it should. Counted over the frames
+    GOT-10k scores, frame 0 excluded (the track starts from a given box there), but invisible
+    frames *included* (they are this figure's positives). `tp`: both say not visible; `fp`: the
+    tracker says not visible, the labels visible; `fn`: the tracker says visible, the labels not;
+    `tn`: both say visible. Sum the counts over sequences, then `visibility_scores`.
+    """
+    predicted, visible = np.asarray(predicted, dtype=bool), np.asarray(visible, dtype=bool)
+    if predicted.shape != visible.shape:
+        raise ValueError(f"{len(predicted)} visible flags for {len(visible)} visibility labels")
+    gone, said_gone = ~visible[1:], ~predicted[1:]
+    return {
+        "tp": int(np.sum(gone & said_gone)),
+        "fp": int(np.sum(~gone & said_gone)),
+        "fn": int(np.sum(gone & ~said_gone)),
+        "tn": int(np.sum(~gone & ~said_gone)),
+    }
+
+
+def visibility_scores(counts: Seq[dict]) -> dict:
+    """Precision, recall and F1 of "not visible" from `visibility_counts` summed over sequences.
+
+    precision = tp / (tp + fp), None when the tracker never says "not visible"; recall =
+    tp / (tp + fn), None when the labels have no invisible frame; f1 = 2 tp / (2 tp + fp + fn),
+    None only when both are None (nothing to find and nothing claimed), else 0 when tp is 0.
+    """
+    total = {k: sum(c[k] for c in counts) for k in ("tp", "fp", "fn", "tn")}
+    tp, fp, fn = total["tp"], total["fp"], total["fn"]
+    return {
+        "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else None,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        **total,
+    }
 
 
 def speeds(times: Seq[np.ndarray]) -> dict:

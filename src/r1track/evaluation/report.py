@@ -14,25 +14,52 @@ from r1track.evaluation import layout
 from r1track.evaluation.metrics import (
     GOT10K_CONVENTION,
     GOT10K_THRESHOLDS,
+    LOST_FOUND_CONVENTION,
     OPE_CONVENTION,
     OPE_THRESHOLDS,
     SPEED_CONVENTION,
+    frame_ious,
     got10k_scores,
     got10k_sequence_ious,
     ope_scores,
     ope_sequence,
+    pooled_recovery,
+    recovery_rate,
     speeds,
+    visibility_counts,
+    visibility_scores,
 )
 from r1track.tracking.types import AnswerCounts, FrameResult
 
 
-def _answer_counts(run: Path, seq: str) -> AnswerCounts:
-    """How one sequence's answers went, from its track.jsonl (`AnswerCounts`, as `track` counts)."""
+def _read_records(run: Path, seq: str) -> list[dict]:
+    """One sequence's track.jsonl records ([] when the run has none, e.g. imported results)."""
     path = layout.records_path(run, seq)
     if not path.is_file():
-        return AnswerCounts()
-    lines = path.read_text().splitlines()
-    return AnswerCounts.of(FrameResult.from_record(json.loads(line)) for line in lines)
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _answer_counts(records: list[dict]) -> AnswerCounts:
+    """How one sequence's answers went (`AnswerCounts`, as `track` counts)."""
+    return AnswerCounts.of(FrameResult.from_record(r) for r in records)
+
+
+def _said_visible(records: list[dict], frames: int, path: Path) -> np.ndarray:
+    """The tracker's per-frame visible flag: each record's `"visible"`; True for a frame whose
+    record lacks the key (runs made before trackers said so) or that has no record."""
+    said = np.ones(frames, dtype=bool)
+    for record in records:
+        index = record["index"]
+        if not 0 <= index < frames:
+            raise UserError(f"{path}: a record of frame {index}, the sequence has {frames}")
+        said[index] = bool(record.get("visible", True))
+    return said
+
+
+def _lost_and_found_figures(recovery: list[tuple[int, int]], visibility: list[dict]) -> dict:
+    """The report's `recovery` and `visibility_f1` entries, pooled over the given sequences."""
+    return {"recovery": pooled_recovery(recovery), "visibility_f1": visibility_scores(visibility)}
 
 
 def _read_times(path: Path) -> np.ndarray:
@@ -62,6 +89,7 @@ def score_run(
     if split_size is None:
         split_size = len(sequences)
     rows, missing, ious, times, ope_rows = [], [], [], [], []
+    recovery, visibility = [], []
     totals = AnswerCounts()
     for seq in sequences:
         boxes_file = layout.boxes_path(run, dataset, seq.name)
@@ -70,7 +98,8 @@ def score_run(
             continue
         pred = read_boxes(boxes_file, expected=len(seq))
         seq_times = _read_times(layout.times_path(run, dataset, seq.name))
-        counts = _answer_counts(run, seq.name)
+        records = _read_records(run, seq.name)
+        counts = _answer_counts(records)
         totals = totals + counts
         row = {
             "sequence": seq.name,
@@ -100,6 +129,13 @@ def score_run(
                     precision=scores["precision"],
                     norm_precision=scores["norm_precision"],
                 )
+            if seq.visible is not None:
+                # IoUs of every frame, clipped to the image where its size is known (GOT-10k)
+                all_ious = frame_ious(pred, seq.boxes, seq.attributes.get("resolution"))
+                said = _said_visible(records, len(seq), layout.records_path(run, seq.name))
+                recovery.append(recovery_rate(all_ious, seq.visible))
+                visibility.append(visibility_counts(said, seq.visible))
+                row.update(_lost_and_found_figures(recovery[-1:], visibility[-1:]))
         rows.append(row)
     report: dict = {
         "run": str(run),
@@ -125,6 +161,9 @@ def score_run(
         report.update(convention=reason, **speeds(times))
     if report["frames_per_second"] is not None:
         report["speed_convention"] = SPEED_CONVENTION
+    if recovery:
+        report.update(lost_found_convention=LOST_FOUND_CONVENTION)
+        report.update(_lost_and_found_figures(recovery, visibility))
     return report
 
 
@@ -154,18 +193,31 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _fmt_recovery(recovery: dict | None) -> str:
+    """`rate (recovered/reappearances)`, e.g. `0.214 (3/14)`; `-` when not measured."""
+    if recovery is None:
+        return "-"
+    return f"{_fmt(recovery['rate'])} ({recovery['recovered']}/{recovery['reappearances']})"
+
+
 def table(reports: list[dict]) -> str:
-    """A plain-text table of one or more runs' overall numbers."""
+    """A plain-text table of one or more runs' overall numbers; the lost-and-found columns
+    (recovery, vis_f1) when some run has them (a dataset with visibility labels)."""
     got = all(r["dataset"] == "got10k" for r in reports)
     scores = ["ao", "sr50", "sr75"] if got else ["auc", "precision", "norm_precision"]
     keys = [*scores, "frames_per_second", "fps_toolkit"]
-    head = ["run", *scores, "frames/s", "fps_toolkit", "fallback", "seqs", "missing"]
+    found = any("recovery" in r for r in reports)
+    head = ["run", *scores, "frames/s", "fps_toolkit"]
+    head += ["recovery", "vis_f1"] if found else []
+    head += ["fallback", "seqs", "missing"]
     lines = [head]
     for r in reports:
+        f1 = (r.get("visibility_f1") or {}).get("f1")
         lines.append(
             [
                 Path(r["run"]).name or r["run"],
                 *(_fmt(r.get(k)) for k in keys),
+                *([_fmt_recovery(r.get("recovery")), _fmt(f1)] if found else []),
                 _fmt(r.get("fallback_rate")),
                 str(r["sequences"]),
                 str(len(r["missing"])),
@@ -173,7 +225,8 @@ def table(reports: list[dict]) -> str:
         )
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     text = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
-    notes = [r.get(k) for k in ("convention", "speed_convention") for r in reports]
+    note_keys = ("convention", "speed_convention", "lost_found_convention")
+    notes = [r.get(k) for k in note_keys for r in reports]
     conventions = [c for c in dict.fromkeys(notes) if c]
     partial = [partial_note(r, named=len(reports) > 1) for r in reports]
     return "\n".join(text + [f"({c})" for c in conventions] + [n for n in partial if n])
