@@ -34,11 +34,19 @@ VARIANTS = (
 
 
 def flags(variant: str) -> list[str]:
-    """`layout=reference-eval` -> ["--layout", "reference-eval"]."""
-    key, _, value = variant.partition("=")
-    if not value:
-        raise SystemExit(f"variant {variant!r}: expected KEY=VALUE, e.g. layout=reference-eval")
-    return ["--" + key.replace("_", "-"), value]
+    """`layout=reference-eval` -> ["--layout", "reference-eval"]; settings joined by `+` change
+    together (`redetect=on+redetect_context=4`); `on` / `off` give a switch's two flags."""
+    out = []
+    for part in variant.split("+"):
+        key, _, value = part.partition("=")
+        if not value:
+            raise SystemExit(f"variant {variant!r}: expected KEY=VALUE, e.g. layout=reference-eval")
+        flag = "--" + key.replace("_", "-")
+        if value in ("on", "off"):
+            out.append(flag if value == "on" else "--no-" + flag[2:])
+        else:
+            out += [flag, value]
+    return out
 
 
 def main() -> None:
@@ -72,19 +80,34 @@ def main() -> None:
         ao_a, ao_b, w = paired([runs["base"]], [run])
         report = json.loads((Path(run) / "report.json").read_text())
         row = {"variant": variant, "ao": report["ao"], "sr50": report["sr50"]}
+        row["frames_per_second"] = report.get("frames_per_second")
+        if report.get("recovery"):  # the lost-and-found figures, where the set has labels
+            row["recovery"] = report["recovery"]
+            row["visibility_f1"] = report["visibility_f1"]
         if variant != "base":
             c = compare(ao_a, ao_b, w, args.samples)
             row |= {"minus_base": c["b_minus_a"], "ci95": c["ci95"]}
         rows.append(row)
-    print(f"{'variant':24} {'AO':>6} {'SR0.5':>6}  minus base [95% interval]")
+    print(
+        f"{'variant':40} {'AO':>6} {'SR0.5':>6}  minus base [95% interval]  recovery  vis F1  fps"
+    )
     for r in rows:
         diff = (
             f"{r['minus_base']:+.4f} [{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]"
             if "ci95" in r
             else "-"
         )
-        print(f"{r['variant']:24} {r['ao']:6.3f} {r['sr50']:6.3f}  {diff}")
+        lost = ""
+        if "recovery" in r:
+            rec, vis = r["recovery"], r["visibility_f1"]
+            lost = f"  {rec['recovered']}/{rec['reappearances']}  {_num(vis['f1'])}"
+        fps = _num(r["frames_per_second"], ".1f")
+        print(f"{r['variant']:40} {r['ao']:6.3f} {r['sr50']:6.3f}  {diff}{lost}  {fps}")
     (out / "layouts.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def _num(value, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 if __name__ == "__main__":
