@@ -134,9 +134,17 @@ def task_prompt(template_boxes, variant: PromptVariant = "5k") -> str:
     )
 
 
+ABSENT_ANSWER = "[]"
+"""The answer for "the target is not in the search crop": the empty list, no box. Models trained
+by r1track with `data build --absent-rate` learn it; the tracker reads it as not visible
+(`ParsedAnswer.absent`). It ends with the no-think stop string, so decoding stops on it. The
+released R1-Track checkpoints were never trained on it."""
+
+
 def answer_text(box_xyxy, think: bool = False) -> str:
-    """The target answer for supervised training: the box, in <answer> tags for think models."""
-    box = format_box(box_xyxy)
+    """The target answer for supervised training: the box (None: `ABSENT_ANSWER`), in <answer>
+    tags for think models."""
+    box = ABSENT_ANSWER if box_xyxy is None else format_box(box_xyxy)
     return f"<answer>{box}</answer>" if think else box
 
 
@@ -238,6 +246,8 @@ class ParsedAnswer:
     """`(x1, y1, x2, y2)` as the model wrote it (not validated geometrically)."""
     error: str | None = None
     """Why no box was found; None when `box` is set."""
+    absent: bool = False
+    """The answer is `ABSENT_ANSWER`: the model says the target is not there."""
 
     @property
     def ok(self) -> bool:
@@ -285,12 +295,16 @@ def parse_box(text: object) -> ParsedAnswer:
     (10.0, 20.5, 30.0, 40.0)
     >>> parse_box("no idea").error
     'no box of four numbers in the answer'
+    >>> parse_box("<answer>[]</answer>").absent
+    True
     """
     if not isinstance(text, str):
         return ParsedAnswer(None, f"answer is {type(text).__name__}, not text")
     if not text.strip():
         return ParsedAnswer(None, "empty answer")
     region = _answer_region(text)
+    if region.strip().strip("`").removeprefix("json").strip() == ABSENT_ANSWER:
+        return ParsedAnswer(None, "the answer says the target is absent", absent=True)
     # Prefer an explicit bbox key: JSON answers may carry other numeric lists first.
     key = _BBOX_KEY_RE.search(region)
     match = _BOX_RE.search(region, key.end()) if key else None

@@ -167,3 +167,26 @@ def test_template_memory_skips_unconfident_frames(scripted):
     config = TrackerConfig(crop_size=112, memory_interval=1, memory_confidence=0.5)
     list(Tracker(backend, config).track(frames[:5], bbox=boxes[0]))
     assert [len(r.images) for r in backend.requests] == [2] * 4
+
+
+def test_an_absent_answer_means_not_visible_and_starts_the_search(scripted):
+    """A model trained to say "not here" (`prompts.ABSENT_ANSWER`): its answer holds the box,
+    marks the frame not visible (reason `absent`) and, with re-detection, starts the search."""
+    from r1track.prompts import ABSENT_ANSWER
+
+    def says_absent(request):
+        answer = white_blob_oracle(request)
+        return ABSENT_ANSWER if answer == "I do not see it" else answer
+
+    frames, boxes = vanishing_clip()
+    config = TrackerConfig(crop_size=112)
+    results = list(Tracker(scripted(says_absent), config).track(frames, bbox=boxes[0]))
+    assert [r.fallback for r in results[8:16]] == ["absent"] * 8
+    assert [r.parsed for r in results[8:16]] == [True] * 8
+    on = list(
+        Tracker(scripted(says_absent), TrackerConfig(crop_size=112, redetect=True)).track(
+            frames, bbox=boxes[0]
+        )
+    )
+    assert [r.visible for r in on] == [b is not None for b in boxes]
+    assert on[16].redetected and _iou(on[16].box, boxes[16]) > 0.5

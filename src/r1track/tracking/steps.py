@@ -94,6 +94,8 @@ def read_answer(
 ) -> tuple[np.ndarray, bool, str | None]:
     """Answer in a crop mirrored by `mirror` -> (frame box xyxy, parsed?, fallback or None)."""
     parsed = parse_box(answer)
+    if parsed.absent:
+        return np.zeros(4), True, "absent"
     if not parsed.ok:
         return np.zeros(4), False, "unparsed"
     crop_box = mirror_xyxy(parsed.box, window.size, *mirror)

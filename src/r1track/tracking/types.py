@@ -18,9 +18,17 @@ from PIL import Image
 Box = tuple[float, float, float, float]
 """`(x, y, w, h)` in frame pixels."""
 
-FALLBACK_REASONS = ("unparsed", "degenerate", "outside_crop", "outside_frame", "unconfident")
+FALLBACK_REASONS = (
+    "unparsed",
+    "degenerate",
+    "outside_crop",
+    "outside_frame",
+    "unconfident",
+    "absent",
+)
 """Why a frame's answer was not used (`FrameResult.fallback`); `unconfident`: a usable answer
-below `TrackerConfig.min_confidence`."""
+below `TrackerConfig.min_confidence`; `absent`: the model said the target is not there
+(`prompts.ABSENT_ANSWER`)."""
 
 
 def as_box(values: Iterable[float]) -> Box:
