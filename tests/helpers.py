@@ -333,6 +333,7 @@ SETTING_SAMPLES = {
     "redetect_context": (5.0, 6.0, 7.0),
     "max_tiles": (4, 9, 25),
     "min_confidence": (0.3, 0.5, 0.7),
+    "min_agreement": (0.25, 0.5, 0.75),
     "memory_interval": (2, 3, 5),
     "memory_confidence": (0.3, 0.6, 0.9),
 }

@@ -58,6 +58,7 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "redetect_context": 8.0,
         "max_tiles": 16,
         "min_confidence": 0.0,
+        "min_agreement": 0.0,
         "memory_interval": 0,
         "memory_confidence": 0.5,
     }

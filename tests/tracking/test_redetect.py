@@ -190,3 +190,23 @@ def test_an_absent_answer_means_not_visible_and_starts_the_search(scripted):
     )
     assert [r.visible for r in on] == [b is not None for b in boxes]
     assert on[16].redetected and _iou(on[16].box, boxes[16]) > 0.5
+
+
+def test_views_that_disagree_mean_not_found(scripted):
+    """`min_agreement` with `views`: when the mirrored view answers somewhere else than the
+    plain one, the frame counts as not found (reason `disagreed`) and the box is held."""
+    frames, boxes = vanishing_clip()
+
+    def mirrored_view_wanders(request):
+        answer = white_blob_oracle(request)
+        return "[1,1,9,9]" if request.prefix_key.endswith(":1") else answer
+
+    honest = TrackerConfig(crop_size=112, views=2, min_agreement=1.0)
+    both = list(Tracker(scripted(white_blob_oracle), honest).track(frames[:5], bbox=boxes[0]))
+    assert all(r.visible for r in both) and _iou(both[-1].box, boxes[4]) > 0.5
+    split = list(Tracker(scripted(mirrored_view_wanders), honest).track(frames[:5], bbox=boxes[0]))
+    assert [r.fallback for r in split[1:]] == ["disagreed"] * 4
+    assert all(r.box == split[0].box for r in split)
+    half = TrackerConfig(crop_size=112, views=2, min_agreement=0.5)
+    taken = list(Tracker(scripted(mirrored_view_wanders), half).track(frames[:5], bbox=boxes[0]))
+    assert all(r.visible for r in taken[1:])

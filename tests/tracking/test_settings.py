@@ -63,6 +63,7 @@ def test_settings_are_generated_from_the_fields():
         "redetect_context",
         "max_tiles",
         "min_confidence",
+        "min_agreement",
         "memory_interval",
         "memory_confidence",
     )

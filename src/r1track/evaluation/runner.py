@@ -97,6 +97,7 @@ _TRACKER_BEFORE = {
     "redetect_context": 8.0,
     "max_tiles": 16,
     "min_confidence": 0.0,
+    "min_agreement": 0.0,
     "memory_interval": 0,
     "memory_confidence": 0.5,
 }

@@ -156,6 +156,15 @@ class TrackerConfig:
     """Confidence: `backends.base.answer_confidence`, the geometric mean of the answer tokens'
     probabilities; an answer without one (a server without log-probabilities) is taken."""
 
+    min_agreement: float = field(
+        default=0.0,
+        metadata=_meta(
+            "with views > 1: least share of the views that must agree with the consensus "
+            "(IoU >= 0.5), else the target counts as not found (0: off)"
+        ),
+    )
+    """A consistency signal for checkpoints never trained to say "absent": on a frame without
+    the target, mirrored views tend to answer different look-alikes."""
     memory_interval: int = field(
         default=0,
         metadata=_meta(
@@ -198,6 +207,8 @@ class TrackerConfig:
             raise SettingError("max_tiles", f"must be at least 1, got {self.max_tiles}")
         if not 0 <= self.min_confidence <= 1:
             raise SettingError("min_confidence", f"must be in [0, 1], got {self.min_confidence}")
+        if not 0 <= self.min_agreement <= 1:
+            raise SettingError("min_agreement", f"must be in [0, 1], got {self.min_agreement}")
         if self.memory_interval < 0:
             raise SettingError(
                 "memory_interval", f"must be 0 (off) or more, got {self.memory_interval}"

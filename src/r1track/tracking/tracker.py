@@ -49,7 +49,14 @@ from r1track.tracking.settings import (
     TrackerConfig,
     notice_guessed_settings,
 )
-from r1track.tracking.steps import as_image, check_init_box, confidence, damp_size, read_answer
+from r1track.tracking.steps import (
+    as_image,
+    check_init_box,
+    confidence,
+    damp_size,
+    read_answer,
+    view_agreement,
+)
 from r1track.tracking.types import Frame, FrameResult, TrackState, as_box
 
 
@@ -214,8 +221,11 @@ class Tracker:
             if usable:
                 medoid, combined = consensus_xyxy([reads[v][0] for v in usable])
                 chosen, fallback = usable[medoid], None
+                agreed = view_agreement([reads[v][0] for v in usable], medoid, cfg.views)
                 if confidence(own[chosen], 1.0) < cfg.min_confidence:
                     fallback = "unconfident"
+                elif agreed < cfg.min_agreement:
+                    fallback = "disagreed"
                 else:
                     box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
                     state.box = box

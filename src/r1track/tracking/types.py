@@ -25,10 +25,12 @@ FALLBACK_REASONS = (
     "outside_frame",
     "unconfident",
     "absent",
+    "disagreed",
 )
 """Why a frame's answer was not used (`FrameResult.fallback`); `unconfident`: a usable answer
 below `TrackerConfig.min_confidence`; `absent`: the model said the target is not there
-(`prompts.ABSENT_ANSWER`)."""
+(`prompts.ABSENT_ANSWER`); `disagreed`: fewer test-time views agreed than
+`TrackerConfig.min_agreement` asks."""
 
 
 def as_box(values: Iterable[float]) -> Box:
