@@ -417,3 +417,20 @@ def torch_allclose(x, y) -> bool:
     import torch
 
     return x.shape == y.shape and torch.allclose(x.float(), y.float(), atol=1e-6, rtol=1e-5)
+
+
+def build_absent_data(root: Path, out: Path, num_samples: int, val_fraction: float = 0.0, **kw):
+    """`data build` from the GOT-10k split at `root` with --absent-rate 0.5, 112 px crops."""
+    from r1track.training.data import BuildConfig, build_dataset
+    from r1track.training.sampling import SamplingConfig
+
+    sampling = SamplingConfig(sizes=(112,), max_gap=5, absent_rate=0.5)
+    config = BuildConfig(
+        "got10k",
+        str(root),
+        num_samples=num_samples,
+        val_fraction=val_fraction,
+        sampling=sampling,
+        **kw,
+    )
+    return build_dataset(config, out, workers=1, progress=False)

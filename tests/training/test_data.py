@@ -303,6 +303,7 @@ def test_data_build_absent_rate_zero_draws_no_extra_number(got_train, tmp_path):
 
     from datasets import load_from_disk
 
+    from helpers import build_absent_data
     from r1track.datasets import load_dataset
     from r1track.training.data import split_sequences
     from r1track.training.sampling import draw_sample, usable_frames
@@ -323,15 +324,7 @@ def test_data_build_absent_rate_zero_draws_no_extra_number(got_train, tmp_path):
             sample.frames,
             sample.solution,
         )
-    think = BuildConfig(
-        "got10k",
-        str(got_train),
-        num_samples=12,
-        val_fraction=0,
-        think=True,
-        sampling=SamplingConfig(sizes=(112,), max_gap=5, absent_rate=0.5),
-    )
-    build_dataset(think, tmp_path / "think", workers=1, progress=False)
+    build_absent_data(got_train, tmp_path / "think", 12, think=True)
     rows = load_from_disk(str(tmp_path / "think"))["train"]
     answers = {r["completion"][0]["content"][0]["text"] for r in rows if r["solution"] == []}
     assert answers == {"<answer>[]</answer>"}

@@ -154,17 +154,9 @@ def test_absent_rows_round_trip_through_easyr1(got_train, tmp_path, capsys):
     solution []."""
     from datasets import load_from_disk
 
-    from r1track.training.data import BuildConfig, build_dataset
-    from r1track.training.sampling import SamplingConfig
+    from helpers import build_absent_data
 
-    config = BuildConfig(
-        "got10k",
-        str(got_train),
-        num_samples=12,
-        val_fraction=0,
-        sampling=SamplingConfig(sizes=(112,), max_gap=5, absent_rate=0.5),
-    )
-    build_dataset(config, tmp_path / "data", workers=1, progress=False)
+    build_absent_data(got_train, tmp_path / "data", 12)
     assert main(["data", "export", str(tmp_path / "data"), "--out", str(tmp_path / "ex")]) == 0
     src = str(tmp_path / "ex" / "train.parquet")
     back = tmp_path / "back"

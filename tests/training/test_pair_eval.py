@@ -46,18 +46,10 @@ def test_pair_evaluation_takes_absent_pairs(tiny_model, got_train, tmp_path):
     included): the evaluation runs on a dataset that holds them."""
     from datasets import load_from_disk
 
-    from r1track.training.data import BuildConfig, build_dataset
+    from helpers import build_absent_data
     from r1track.training.pair_eval import evaluate_pairs
-    from r1track.training.sampling import SamplingConfig
 
-    config = BuildConfig(
-        "got10k",
-        str(got_train),
-        num_samples=32,
-        val_fraction=0.25,
-        sampling=SamplingConfig(sizes=(112,), max_gap=5, absent_rate=0.5),
-    )
-    build_dataset(config, tmp_path / "data", workers=1, progress=False)
+    build_absent_data(got_train, tmp_path / "data", 32, val_fraction=0.25)
     assert [] in load_from_disk(str(tmp_path / "data"))["validation"]["solution"]
     report = evaluate_pairs(str(tiny_model), str(tmp_path / "data"), limit=8, batch=4)
     assert report["pairs"] == 8 and 0.0 <= report["trivial_miou"] < 1.0

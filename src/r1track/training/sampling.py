@@ -235,6 +235,21 @@ def _read_frame(seq: Sequence, index: int) -> Image.Image:
         return raw.convert("RGB")
 
 
+def _cut(seq: Sequence, frames: list[int], count: int, size: int, rng, config: SamplingConfig):
+    """`crop_with_box` of the first `count` of `frames` around their boxes, in order (all but
+    the last are templates), or None as soon as one box is mostly outside its crop."""
+    cuts = []
+    for i, index in enumerate(frames[:count]):
+        template = i < len(frames) - 1
+        out = crop_with_box(
+            _read_frame(seq, index), seq.boxes[index], size, rng, config, template=template
+        )
+        if out is None:
+            return None
+        cuts.append(out)
+    return cuts
+
+
 def draw_tracked_sample(
     sequences: list[Sequence],
     usable: list[np.ndarray],
@@ -287,20 +302,8 @@ def draw_sample(
             continue
         size = int(rng.choice(config.sizes))
         seq = sequences[k]
-        cuts = []
-        for i, index in enumerate(frames):
-            out = crop_with_box(
-                _read_frame(seq, index),
-                seq.boxes[index],
-                size,
-                rng,
-                config,
-                template=i < len(frames) - 1,
-            )
-            if out is None:
-                break
-            cuts.append(out)
-        if len(cuts) < len(frames):
+        cuts = _cut(seq, frames, len(frames), size, rng, config)
+        if cuts is None:
             drops["box_mostly_outside_crop"] += 1
             continue
         sample = _as_sample(seq, frames, size, cuts, config, drops)
@@ -378,15 +381,8 @@ def draw_absent_sample(
             if window is None:
                 drops["absent_no_window_misses_target"] += 1
                 continue
-        cuts = []
-        for index in frames[:-1]:
-            out = crop_with_box(
-                _read_frame(seq, index), seq.boxes[index], size, rng, config, template=True
-            )
-            if out is None:
-                break
-            cuts.append(out)
-        if len(cuts) < len(frames) - 1:
+        cuts = _cut(seq, frames, len(frames) - 1, size, rng, config)  # the templates
+        if cuts is None:
             drops["box_mostly_outside_crop"] += 1
             continue
         search_crop = crop_image(_read_frame(seq, frames[-1]), window, config.resize)
