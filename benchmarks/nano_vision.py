@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 import torch
 
-from r1track.training.vision import r2_score, search_pixels, visual_tokens
+from r1track.training.vision import r2_score, search_pixels, visual_tokens, with_boxes
 
 
 def probe(data: str, checkpoint: str, pairs: int) -> None:
@@ -24,7 +24,7 @@ def probe(data: str, checkpoint: str, pairs: int) -> None:
 
     from r1track.backends.processor import load_processor
 
-    rows = load_from_disk(data)["train"].select(range(pairs))
+    rows = with_boxes(load_from_disk(data)["train"]).select(range(pairs))  # no absent pairs
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(checkpoint).eval()
     pixels, grid = search_pixels(load_processor(checkpoint), rows)
     with torch.no_grad():

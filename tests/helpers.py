@@ -6,6 +6,7 @@ through the command line. (Fixtures live in conftest.py and tests/training/conft
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -150,9 +151,16 @@ def white_box_sequence(n, width, height, seed):
 
 
 def write_got10k(
-    root: Path, split: str = "val", num_seqs: int = 3, length: int = 8, size=(160, 96)
+    root: Path,
+    split: str = "val",
+    num_seqs: int = 3,
+    length: int = 8,
+    size=(160, 96),
+    hidden=(),
 ):
-    """A small GOT-10k split: moving white boxes, with absent / covered frames in sequence 1."""
+    """A small GOT-10k split: moving white boxes, with absent / covered frames in sequence 1.
+    `hidden`: frames labelled absent (absence 1, cover 0) in every sequence; when given, every
+    frame labelled absent is drawn without its white box (a truly invisible target)."""
     names = []
     for i in range(num_seqs):
         name = f"GOT-10k_{split.capitalize()}_{i + 1:06d}"
@@ -162,6 +170,13 @@ def write_got10k(
         if i == 1 and length > 4:
             cover[3], absence[3] = 0, 1
             cover[4] = 3
+        for f in hidden:
+            cover[f], absence[f] = 0, 1
+        if hidden:
+            frames = [
+                _without_box(im, b) if absence[f] else im
+                for f, (im, b) in enumerate(zip(frames, boxes, strict=True))
+            ]
         got10k.write_sequence(
             root / split / name,
             frames,
@@ -174,6 +189,15 @@ def write_got10k(
         names.append(name)
     (root / split / "list.txt").write_text("\n".join(names) + "\n")
     return names
+
+
+def _without_box(frame, box_xywh):
+    """The frame with the box's pixels painted dark (the target gone)."""
+    x, y, w, h = box_xywh
+    pixels = np.array(frame)
+    rows = slice(max(0, math.floor(y)), math.ceil(y + h))
+    pixels[rows, max(0, math.floor(x)) : math.ceil(x + w)] = 30
+    return Image.fromarray(pixels)
 
 
 def _save_frames(folder: Path, frames, pattern: str, start: int = 1) -> None:
@@ -394,3 +418,20 @@ def torch_allclose(x, y) -> bool:
     import torch
 
     return x.shape == y.shape and torch.allclose(x.float(), y.float(), atol=1e-6, rtol=1e-5)
+
+
+def build_absent_data(root: Path, out: Path, num_samples: int, val_fraction: float = 0.0, **kw):
+    """`data build` from the GOT-10k split at `root` with --absent-rate 0.5, 112 px crops."""
+    from r1track.training.data import BuildConfig, build_dataset
+    from r1track.training.sampling import SamplingConfig
+
+    sampling = SamplingConfig(sizes=(112,), max_gap=5, absent_rate=0.5)
+    config = BuildConfig(
+        "got10k",
+        str(root),
+        num_samples=num_samples,
+        val_fraction=val_fraction,
+        sampling=sampling,
+        **kw,
+    )
+    return build_dataset(config, out, workers=1, progress=False)

@@ -250,3 +250,90 @@ def test_data_build_rows_use_the_same_layout(tmp_path):
         ]
         assert content == expected
         assert content[0] == {"type": "text", "text": THINK_AS_TRAINED + " "}
+
+
+def test_data_build_absent_rate_gives_search_crops_without_the_target(tmp_path):
+    """--absent-rate 0.5: about half the rows are absent (answer `[]`, solution []), both kinds
+    (a hidden frame, a crop that misses a visible target), and no absent crop shows a pixel of
+    the white target, which every ordinary crop shows."""
+    from datasets import load_from_disk
+
+    from helpers import write_got10k
+    from r1track.datasets import load_dataset
+    from r1track.prompts import ABSENT_ANSWER
+
+    root = tmp_path / "got"
+    write_got10k(root, "train", num_seqs=3, length=12, size=(320, 200), hidden=(5, 9))
+    n = 80
+    config = BuildConfig(
+        "got10k",
+        str(root),
+        num_samples=n,
+        val_fraction=0,
+        sampling=SamplingConfig(sizes=(112,), max_gap=5, absent_rate=0.5),
+    )
+    info = build_dataset(config, tmp_path / "out", workers=1, progress=False)
+    assert info["config"]["sampling"]["absent_rate"] == 0.5  # in r1track_build.json
+    rows = load_from_disk(str(tmp_path / "out"))["train"]
+    assert len(rows) == n
+    sequences = {s.name: s for s in load_dataset("got10k", root, "train")}
+    kinds = {"hidden": 0, "miss": 0}
+    absent = 0
+    for row in rows:
+        white = (np.asarray(row["images"][-1])[..., 0] > 127).any()
+        text = row["completion"][0]["content"][0]["text"]
+        seq = sequences[row["sequence"]]
+        assert all(seq.visible[f] for f in row["frames"][:-1])  # templates show the target
+        if row["solution"] == []:
+            absent += 1
+            assert text == ABSENT_ANSWER and not white
+            kinds["miss" if seq.visible[row["frames"][-1]] else "hidden"] += 1
+        else:
+            assert text == format_box(row["solution"]) and white
+            assert seq.visible[row["frames"][-1]]
+    # Binomial(80, 0.5): sd 4.5; +-3.5 sd
+    assert 24 <= absent <= 56, absent
+    assert kinds["hidden"] >= 5 and kinds["miss"] >= 5, kinds
+
+
+def test_data_build_absent_rate_zero_draws_no_extra_number(got_train, tmp_path):
+    """R = 0 builds the rows `draw_sample` makes from each row's own generator, untouched: a
+    build is the same as before --absent-rate existed. Think mode answers `<answer>[]</answer>`."""
+    from collections import Counter
+
+    from datasets import load_from_disk
+
+    from helpers import build_absent_data
+    from r1track.datasets import load_dataset
+    from r1track.training.data import split_sequences
+    from r1track.training.sampling import draw_sample, usable_frames
+
+    sampling = SamplingConfig(sizes=(112, 224), max_gap=5)
+    config = BuildConfig(
+        "got10k", str(got_train), num_samples=12, val_fraction=0, sampling=sampling
+    )
+    build_dataset(config, tmp_path / "zero", workers=1, progress=False)
+    rows = load_from_disk(str(tmp_path / "zero"))["train"]
+    train, _ = split_sequences(load_dataset("got10k", got_train, "train"), 0, 0)
+    usable = [usable_frames(s) for s in train]
+    for i, row in enumerate(rows):
+        rng = np.random.default_rng([0, i])
+        sample = draw_sample(train, usable, rng, sampling, Counter())
+        assert (row["sequence"], row["frames"], row["solution"]) == (
+            sample.sequence,
+            sample.frames,
+            sample.solution,
+        )
+    build_absent_data(got_train, tmp_path / "think", 12, think=True)
+    rows = load_from_disk(str(tmp_path / "think"))["train"]
+    answers = {r["completion"][0]["content"][0]["text"] for r in rows if r["solution"] == []}
+    assert answers == {"<answer>[]</answer>"}
+
+
+def test_build_config_refuses_absent_rate_with_a_tracker_run():
+    from r1track.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        BuildConfig("got10k", "root", tracker_run="run", sampling=SamplingConfig(absent_rate=0.2))
+    assert caught.value.field == "tracker_run"
+    assert caught.value.rule == "draws on-policy pairs only: use --absent-rate 0"

@@ -147,3 +147,22 @@ def test_data_export_easyr1_round_trips(built, got_train, tmp_path, capsys):
     assert main([*build, "--sizes", "112", "--out", str(out), "--format", "easyr1"]) == 0
     assert "EasyR1's format (train 3 rows)" in capsys.readouterr().err
     assert (out / "easyr1" / "train.parquet").is_file() and load_from_disk(str(out))["train"]
+
+
+def test_absent_rows_round_trip_through_easyr1(got_train, tmp_path, capsys):
+    """An absent row (answer `[]`, solution []) exports as the answer `[]` and imports back as
+    solution []."""
+    from datasets import load_from_disk
+
+    from helpers import build_absent_data
+
+    build_absent_data(got_train, tmp_path / "data", 12)
+    assert main(["data", "export", str(tmp_path / "data"), "--out", str(tmp_path / "ex")]) == 0
+    src = str(tmp_path / "ex" / "train.parquet")
+    back = tmp_path / "back"
+    assert main(["data", "import", "--format", "easyr1", "--src", src, "--out", str(back)]) == 0
+    before = load_from_disk(str(tmp_path / "data"))["train"]
+    after = load_from_disk(str(back))["train"]
+    assert [] in before["solution"]
+    assert after["solution"] == before["solution"]
+    assert after["completion"] == before["completion"]

@@ -39,3 +39,17 @@ def test_pair_evaluation_refuses_pairs_of_another_layout(tiny_model, built, tmp_
     (other / BUILD_INFO).write_text(json.dumps(info))
     with pytest.raises(UserError, match="built with --layout reference-train"):
         evaluate_pairs(str(tiny_model), str(other), limit=2)
+
+
+def test_pair_evaluation_takes_absent_pairs(tiny_model, got_train, tmp_path):
+    """Absent pairs (solution []) score 1 for the absent answer, 0 for any box (the trivial box
+    included): the evaluation runs on a dataset that holds them."""
+    from datasets import load_from_disk
+
+    from helpers import build_absent_data
+    from r1track.training.pair_eval import evaluate_pairs
+
+    build_absent_data(got_train, tmp_path / "data", 32, val_fraction=0.25)
+    assert [] in load_from_disk(str(tmp_path / "data"))["validation"]["solution"]
+    report = evaluate_pairs(str(tiny_model), str(tmp_path / "data"), limit=8, batch=4)
+    assert report["pairs"] == 8 and 0.0 <= report["trivial_miou"] < 1.0

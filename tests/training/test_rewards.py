@@ -110,3 +110,49 @@ def test_size_aware_rewards_peak_at_the_true_size_when_the_centre_is_uncertain()
         )
     }
     assert best["giou"] > 1.0 and best["size"] == best["l1"] == 1.0, best
+
+
+ABSENT_CASES = {
+    # reward: (right "absent", "absent" at a target, a box where there is none)
+    "think": (1.55, -0.95, -0.95),
+    "think_v1": (1.6, -0.9, -0.9),
+    "nothink": (1.5, -1.0, -1.0),
+    "iou": (1.0, 0.0, 0.0),
+    "giou": (1.0, -1.0, -1.0),
+    "giou_l1": (1.0, -1.0, -1.0),
+    "giou_size": (1.0, -1.0, -1.0),
+    "l1": (1.0, -1.0, -1.0),
+    "hit": (1.0, 0.0, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ABSENT_CASES))
+def test_rewards_score_absent_answers_and_absent_never_beats_a_box(name):
+    """Right "absent" pays a perfect box's value; "absent" at a target and a box at none pay the
+    worst box's; so at a target no box (of 200 random ones) scores less than "absent"."""
+    from r1track.prompts import ABSENT_ANSWER
+
+    fn = rewards.REWARDS[name]
+    think = name.startswith("think")
+    wrap = _think if think else (lambda a: a)
+    kwargs = {"size": [112] * 3}
+    if think:
+        kwargs["completion_ids"] = [[0] * 200] * 3
+    answers = [wrap(ABSENT_ANSWER), wrap(ABSENT_ANSWER), wrap("[10,10,50,50]")]
+    for solution in ([], None, "[]"):  # the column's [], and the other spellings of no box
+        got = fn(answers, [solution, GT, solution], **kwargs)
+        assert got == pytest.approx(ABSENT_CASES[name]), solution
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 112, size=(200, 2, 2))
+    boxes = [[*np.min(c, 0).round(), *np.max(c, 0).round() + 1] for c in corners]
+    texts = [wrap("[{:.0f},{:.0f},{:.0f},{:.0f}]".format(*b)) for b in boxes]
+    kwargs = {"size": [112] * 200}
+    if think:
+        kwargs["completion_ids"] = [[0] * 200] * 200
+    scores = fn(texts, [GT] * 200, **kwargs)
+    assert min(scores) >= ABSENT_CASES[name][1]
+
+
+def test_format_reward_takes_the_absent_answer():
+    assert rewards.format_reward(["[]", _think("[]"), "[ ]x"]) == [1.0, 0.0, 0.0]
+    assert rewards.format_reward([_think("[]")], think=True) == [1.0]

@@ -95,6 +95,8 @@ def test_data_build_crop_geometry_flags(got_train, tmp_path):
         ({"coord_tint": 1.0}, "coord_tint", "must be in [0, 1), got 1.0"),
         ({"coord_tint": -0.5}, "coord_tint", "must be in [0, 1), got -0.5"),
         ({"resize": "bicubic"}, "resize", "'bicubic' is unknown; expected one of cv2, pil"),
+        ({"absent_rate": 1.0}, "absent_rate", "must be in [0, 1), got 1.0"),
+        ({"absent_rate": -0.1}, "absent_rate", "must be in [0, 1), got -0.1"),
     ],
     ids=lambda v: str(v) if isinstance(v, dict) else None,
 )
@@ -112,3 +114,43 @@ def test_sampling_config_takes_the_edge_values():
     SamplingConfig(sizes=(28,), images=3, context_range=(1, 1), jitter=0, max_gap=1)
     SamplingConfig(template_jitter=0, template_context=1, coord_tint=0, resize="pil")
     SamplingConfig(jitter=0.499, template_jitter=None, template_context=None, coord_tint=0.999)
+
+
+def test_missing_window_never_overlaps_the_target_and_keeps_its_centre_in_the_frame():
+    """The miss kind of absent sample: a window of the usual side, IoU 0 with the box (touching
+    allowed), its centre inside the frame; None when the frame has no room for one."""
+    import numpy as np
+
+    from r1track.training.sampling import missing_window
+
+    rng = np.random.default_rng(0)
+    config = SamplingConfig(context_range=(2.0, 4.0))
+    box = (100.0, 60.0, 30.0, 20.0)  # x, y, w, h in a 320 x 200 frame
+    sides = set()
+    for _ in range(300):
+        window = missing_window(box, (320, 200), 112, rng, config)
+        assert window is not None and window.size == 112
+        x0, y0, side = window.x0, window.y0, window.side
+        sides.add(side)
+        assert 2 * 24.5 <= side <= 4 * 24.5 + 1  # sqrt(30 * 20) x U(2, 4)
+        apart_x = x0 + side <= box[0] or x0 >= box[0] + box[2]
+        apart_y = y0 + side <= box[1] or y0 >= box[1] + box[3]
+        assert apart_x or apart_y
+        assert 0 <= x0 + side / 2 <= 320 and 0 <= y0 + side / 2 <= 200
+    assert len(sides) > 10
+    # a box that fills the frame leaves no room
+    assert missing_window((0, 0, 320, 200), (320, 200), 112, rng, config) is None
+
+
+def test_data_build_absent_rate_flag_is_recorded(got_train, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "absent"
+    args = ["data", "build", "--dataset", "got10k", "--root", str(got_train), "--sizes", "112"]
+    extra = ["--num-samples", "8", "--absent-rate", "0.25", "--out", str(out)]
+    assert main([*args, *extra]) == 0
+    info = json.loads((out / "r1track_build.json").read_text())
+    assert info["config"]["sampling"]["absent_rate"] == 0.25
+    bad = ["--num-samples", "8", "--absent-rate", "1", "--out", str(tmp_path / "bad")]
+    assert main([*args, *bad]) != 0
+    assert "--absent-rate" in capsys.readouterr().err

@@ -41,3 +41,15 @@ def test_train_vision_trains_only_the_tower_and_centres_its_tokens(
         tokens = visual_tokens(model, pixels, grid).view(-1, model.config.text_config.hidden_size)
     assert float(tokens.mean(0).norm()) < 1e-3
     assert abs(float((tokens - tokens.mean(0)).norm(dim=-1).mean()) - 1.0) < 1e-3
+
+
+def test_the_warm_up_leaves_out_absent_pairs():
+    """Absent pairs (solution []) have no box to regress: `with_boxes` leaves them out."""
+    from datasets import Dataset
+
+    from r1track.training.vision import with_boxes
+
+    rows = Dataset.from_dict({"solution": [[1, 2, 3, 4], [], [5, 6, 7, 8]], "size": [112] * 3})
+    assert with_boxes(rows)["solution"] == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    full = rows.select([0, 2])
+    assert with_boxes(full) is full

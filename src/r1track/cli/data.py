@@ -61,6 +61,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             template_context=args.template_context,
             coord_tint=args.coord_tint,
             resize=args.resize,
+            absent_rate=args.absent_rate,
         ),
         tracker_run=args.tracker_run,
         image_format=args.image_format,
@@ -182,6 +183,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default="cv2",
         help="crop resampling: cv2 (OpenCV INTER_LINEAR, as R1-Track's data) or pil (antialiased,"
         " as r1track-nano's) (cv2)",
+    )
+    build.add_argument(
+        "--absent-rate",
+        type=float,
+        default=0.0,
+        help="share of samples whose search crop shows no target, answered [] (half from frames"
+        " where it is absent or fully covered, half from crops that miss it) (0)",
     )
     build.add_argument(
         "--image-format",

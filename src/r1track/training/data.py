@@ -3,13 +3,19 @@
 Rows are conversational: `prompt` (one user turn: image placeholders and the task text from
 `r1track.prompts`, laid out by `chat_messages` as the tracker sends them with the same layout),
 `completion` (the answer, for SFT), `images` (2 or 3 crops: JPEG quality 95 as R1-Track's
-`cv2.imwrite`, or PNG), `solution` (search box, integer `[x1,y1,x2,y2]` in crop pixels; GRPO
-passes it to the rewards), `template_boxes` (each template's box in its crop, as the 5k/100k
-prompts show it) and provenance (`sequence`, `frames`, `size`).
+`cv2.imwrite`, or PNG), `solution` (search box, integer `[x1,y1,x2,y2]` in crop pixels, or the
+empty list `[]` for an absent sample, whose completion is `prompts.ABSENT_ANSWER`: the target is
+not in the search crop; GRPO passes it to the rewards), `template_boxes` (each template's box in
+its crop, as the 5k/100k prompts show it) and provenance (`sequence`, `frames`, `size`).
 
 With `tracker_run` (an `r1track eval` run on the same dataset and split) the pairs are the
 tracker's own (on-policy): template from frame 0, search crop centred on the run's box of the
 previous frame, so training sees the drift and the recoveries that tracking produces.
+
+With `sampling.absent_rate` R > 0, each sample is an absent one with probability R
+(`sampling.draw_absent_sample`: half from frames where the target is absent or fully covered,
+half from search crops that miss it); R = 0 draws no extra random number, so a build is the same
+as before the setting existed.
 
 Deterministic for a seed whatever the number of workers: sample i draws from its own random
 generator seeded by (seed, i). The validation split holds out whole sequences.
@@ -34,8 +40,10 @@ from r1track.geometry import IMAGE_FORMATS, jpeg_bytes
 from r1track.prompts import Layout, PromptVariant, answer_text, chat_messages, task_prompt
 from r1track.training.sampling import (
     SamplingConfig,
+    draw_absent_sample,
     draw_sample,
     draw_tracked_sample,
+    hidden_frames,
     usable_frames,
 )
 
@@ -73,6 +81,8 @@ class BuildConfig:
         if self.tracker_run and self.sampling.images != 2:
             # the flag in the rule: tests and users know this message by `--images 2`
             raise ConfigError("tracker_run", "draws template + search pairs: use --images 2")
+        if self.tracker_run and self.sampling.absent_rate:
+            raise ConfigError("tracker_run", "draws on-policy pairs only: use --absent-rate 0")
 
 
 def read_tracked_boxes(run: str | Path, dataset: str, sequences: list[Sequence]):
@@ -154,17 +164,25 @@ def _init_worker(config: BuildConfig) -> None:
             if config.tracker_run
             else None
         )
-        pools[split] = (seqs, [usable_frames(s) for s in seqs], tracked)
+        pools[split] = (
+            seqs,
+            [usable_frames(s) for s in seqs],
+            tracked,
+            [hidden_frames(s) for s in seqs],
+        )
     _STATE.update(config=config, pools=pools)
 
 
 def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
     index, split = task
     config: BuildConfig = _STATE["config"]
-    sequences, usable, tracked = _STATE["pools"][split]
+    sequences, usable, tracked, hidden = _STATE["pools"][split]
     rng = np.random.default_rng([config.seed, index])
     drops: Counter = Counter()
-    if tracked is None:
+    rate = config.sampling.absent_rate
+    if rate and rng.random() < rate:  # no draw at all when the rate is 0: builds stay the same
+        sample = draw_absent_sample(sequences, usable, hidden, rng, config.sampling, drops)
+    elif tracked is None:
         sample = draw_sample(sequences, usable, rng, config.sampling, drops)
     else:
         sample = draw_tracked_sample(sequences, usable, tracked, rng, config.sampling, drops)
@@ -180,7 +198,7 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
             }
         ],
         "images": [_stored(im, config.image_format) for im in sample.images],
-        "solution": sample.solution,
+        "solution": sample.solution if sample.solution is not None else [],
         "template_boxes": sample.template_boxes,
         "sequence": sample.sequence,
         "frames": sample.frames,

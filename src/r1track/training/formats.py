@@ -10,11 +10,11 @@ Two formats were released (section 9 of our notes on the reference):
   list of image paths (relative to the file's folder or `--images-root`).
 
 Import is lossless: the user turn becomes exactly the content list EasyR1 or LLaMA-Factory builds
-from the marked text, the image bytes are kept as they are (not decoded and encoded again), and
-the answer text is the completion as written. Export writes a `data build` dataset as EasyR1
-parquet by the inverse rule (each image part becomes `<image>`, text parts are joined as they
-are), so importing the export gives back the same rows.
-"""
+from the marked text, the image bytes are kept as they are (not decoded and encoded again), and the
+answer text is the completion as written (an absent answer, `prompts.ABSENT_ANSWER`, gives the
+solution `[]`, as `data build --absent-rate` writes it). Export writes a `data build` dataset as
+EasyR1 parquet by the inverse rule (each image part becomes `<image>`, text parts are joined as
+they are), so importing the export gives back the same rows."""
 
 from __future__ import annotations
 
@@ -67,8 +67,10 @@ def _row(text: str, answer: str, images: list[dict], source: str) -> dict:
     """One r1track training row from a marked user text, the answer text and image bytes."""
     from PIL import Image
 
+    from r1track.prompts import parse_box
+
     content = marked_content(text, len(images))
-    boxes = _boxes(answer)
+    boxes = [[]] if parse_box(answer).absent else _boxes(answer)  # absent: solution []
     if len(boxes) != 1:
         raise ValueError(f"the answer {answer[:60]!r} holds {len(boxes)} boxes, not one")
     with Image.open(io.BytesIO(images[-1]["bytes"])) as search:

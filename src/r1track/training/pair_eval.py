@@ -1,6 +1,7 @@
 """Per-pair accuracy of a model on a built dataset, against the answer that ignores the images.
 
-For each validation pair: the model's answer box vs the solution (IoU, 0 when no box parses).
+For each validation pair: the model's answer box vs the solution (IoU, 0 when no box parses; on
+an absent pair, solution `[]`, 1 for the absent answer and 0 for a box: `rewards.iou_reward`).
 Two references tell whether the model uses the images at all:
 - `trivial`: the template box, moved to the centre of the search crop (what a model that learned
   only the prior answers);
@@ -19,6 +20,7 @@ import numpy as np
 from r1track.errors import UserError
 from r1track.geometry import iou_xyxy
 from r1track.training.data import BUILD_INFO
+from r1track.training.rewards import iou_reward, no_box
 
 _BOX = re.compile(r"\[(\d+),(\d+),(\d+),(\d+)\]")
 
@@ -67,7 +69,7 @@ def evaluate_pairs(
     backend = load_backend("hf", model, batch_size=batch)
     texts = [r["prompt"][0]["content"][-1]["text"] for r in rows]
     images = [r["images"] for r in rows]
-    solutions = np.array(rows["solution"], dtype=float)
+    solutions = rows["solution"]  # [] for an absent pair
     order = np.random.default_rng(seed).permutation(len(rows))
 
     def score(search_of) -> tuple[float, float]:
@@ -80,16 +82,16 @@ def evaluate_pairs(
         answers = []
         for k in range(0, len(requests), batch):
             answers += backend.generate(requests[k : k + batch])
-        boxes = [parse_box(a).box for a in answers]
-        ious = [float(iou_xyxy(b, s)) if b else 0.0 for b, s in zip(boxes, solutions, strict=True)]
-        return float(np.mean(ious)), float(np.mean([b is not None for b in boxes]))
+        parsed = [parse_box(a) for a in answers]
+        ious = iou_reward(answers, solutions)
+        return float(np.mean(ious)), float(np.mean([p.ok or p.absent for p in parsed]))
 
     miou, parsed = score(list(range(len(rows))))
     shuffled, _ = score(list(order))
     trivial = float(
         np.mean(
             [
-                iou_xyxy(trivial_box(template_box(r), r["size"]), s)
+                0.0 if no_box(s) else iou_xyxy(trivial_box(template_box(r), r["size"]), s)
                 for r, s in zip(rows, solutions, strict=True)
             ]
         )

@@ -11,6 +11,24 @@ that trained the released GRPO checkpoints (minimum 96 tokens, length penalty pa
 
 A completion is either a string or TRL's conversational form `[{"role": "assistant", "content":
 ...}]`; `completion_ids` (from TRL) gives response lengths in tokens.
+
+Absent answers (issue 19; `data build --absent-rate`): a solution with no box (`[]`, the column's
+value for an absent sample, or None, or the text `[]`) says the target is not in the search crop;
+a completion whose answer is `prompts.ABSENT_ANSWER` says the model does not see it. A right
+"absent" pays the reward's value for a perfect box; a box where there is none, and "absent" where
+there is a target, pay what the worst box would (IoU 0, GIoU -1, the reward's failure value), so
+"absent" is never a safe bet when the target is there: no box scores less. Per reward:
+
+| reward | right "absent" | "absent" at a target, or a box at none |
+|---|---|---|
+| think | 1.55 (as GIoU 1) | -0.95 (as GIoU -1, format 1) |
+| think_v1 | 1.6 (as GIoU 1) | -0.9 (as GIoU -1, format 1) |
+| nothink | 1.5 | -1 |
+| iou, hit | 1 | 0 (as IoU 0, a miss) |
+| giou, l1, giou_l1, giou_size | 1 | -1 |
+| format | 1 (a well-formed answer) | 1 |
+
+The think rewards' format, minimum length and length penalty apply to absent answers as to boxes.
 """
 
 from __future__ import annotations
@@ -24,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from r1track.geometry import giou_xyxy, iou_xyxy
+from r1track.prompts import ABSENT_ANSWER
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,24 @@ def parse_list(text) -> list[float] | None:
     return [float(v) for v in values]
 
 
+def no_box(solution) -> bool:
+    """A solution with no box: the target is not in the search crop (`[]`, None or `"[]"`).
+
+    >>> [no_box(s) for s in ([], None, "[]", [1, 2, 3, 4])]
+    [True, True, True, False]
+    """
+    if solution is None:
+        return True
+    if isinstance(solution, str):
+        return solution.strip() == ABSENT_ANSWER
+    return len(solution) == 0
+
+
+def _absent_giou(answer_absent: bool, truth_absent: bool) -> float:
+    """The GIoU an answer stands for when either side is absent: 1 when both are, else -1."""
+    return 1.0 if answer_absent and truth_absent else -1.0
+
+
 def shaped_giou(g: float, top_strict: bool = False) -> float:
     """R1-Track's shaping: (0, 0.4) -> 0; [0.4, 0.75] -> g; (0.75, 0.95) -> g + 0.2;
     >= 0.95 -> g + 0.5 (`top_strict`, the earlier version: > 0.95); g <= 0 unchanged.
@@ -116,22 +153,35 @@ def think_parts(
     1.55
     >>> think_parts("<answer>[10,10,50,50]</answer>", gt, 200)["overall"]
     -1.0
+
+    Absent answers count as a box of GIoU 1 when right, -1 when wrong (module docstring):
+
+    >>> absent = "<think>" + "a " * 200 + "</think><answer>[]</answer>"
+    >>> think_parts(absent, [], 200)["overall"], think_parts(absent, gt, 200)["overall"]
+    (1.55, -0.95)
+    >>> think_parts(answer, [], 200)["overall"]
+    -0.95
     """
     fail = {"overall": -1.0, "format": 0.0, "giou": -1.0, "shaped": -1.0, "length_penalty": 0.0}
-    gt = parse_list(solution)
-    if not text or not text.strip() or gt is None:  # 1. empty answer or ground truth
+    truth_absent = no_box(solution)
+    gt = None if truth_absent else parse_list(solution)
+    if not text or not text.strip() or (gt is None and not truth_absent):  # 1. empty answer/truth
         return fail
     match = _THINK_FORMAT.match(text.strip())
     if match is None or any(text.count(tag) != 1 for tag in _TAGS):  # 2. strict format
         return fail
     if length is not None and length < spec.min_tokens:  # 3. forces reasoning
         return fail
-    pred = parse_list(match.group(3))  # 4. both must parse as lists
-    if pred is None:
+    answer_absent = match.group(3).strip() == ABSENT_ANSWER
+    pred = None if answer_absent else parse_list(match.group(3))  # 4. both must parse as lists
+    if pred is None and not answer_absent:
         return fail
-    g = _giou(pred, gt)  # 5. any error -> -1
-    if g is None:
-        return fail
+    if answer_absent or truth_absent:
+        g = _absent_giou(answer_absent, truth_absent)
+    else:
+        g = _giou(pred, gt)  # 5. any error -> -1
+        if g is None:
+            return fail
     shaped = shaped_giou(g, spec.top_strict)  # 6.
     limit = spec.length_limit
     penalty = (limit - length) / spec.length_scale if length is not None and length > limit else 0.0
@@ -153,15 +203,27 @@ def nothink_parts(text: str, solution) -> dict[str, float]:
     1.5
     >>> nothink_parts("The box is [10,10,50,50]", [10, 10, 50, 50])["overall"]
     -1.0
+
+    Absent answers count as a box of GIoU 1 when right, -1 when wrong (module docstring):
+
+    >>> [nothink_parts(a, s)["overall"] for a, s in (("[]", []), ("[]", [0, 0, 9, 9]))]
+    [1.5, -1.0]
+    >>> nothink_parts("[0,0,9,9]", [])["overall"]
+    -1.0
     """
     fail = {"overall": -1.0, "format": 0.0, "giou": -1.0, "shaped": -1.0}
-    gt = parse_list(solution)
-    pred = parse_list(text) if text else None
-    if gt is None or pred is None:
+    truth_absent = no_box(solution)
+    gt = None if truth_absent else parse_list(solution)
+    answer_absent = isinstance(text, str) and text.strip() == ABSENT_ANSWER
+    pred = parse_list(text) if text and not answer_absent else None
+    if (gt is None and not truth_absent) or (pred is None and not answer_absent):
         return fail
-    g = _giou(pred, gt)
-    if g is None:
-        return fail
+    if answer_absent or truth_absent:
+        g = _absent_giou(answer_absent, truth_absent)
+    else:
+        g = _giou(pred, gt)
+        if g is None:
+            return fail
     shaped = shaped_giou(g)
     return {"overall": shaped, "format": 1.0, "giou": g, "shaped": shaped}
 
@@ -227,24 +289,30 @@ def r1track_nothink_reward(completions, solution, log_metric=None, **kwargs):
     return [p["overall"] for p in parts]
 
 
-def _box_of(text: str) -> list[float] | None:
+def _box_rewards(
+    completions, solution, score, missing: float, size=None, wrong: float | None = None
+) -> list[float]:
+    """`score(box, truth, side)` for each answer's box (xyxy float arrays; `side` the crop side
+    from the `size` column, or None), or `missing` when the answer holds no box. Absent answers
+    (module docstring): 1 when the answer and the solution both say absent; `wrong` (default
+    `missing`) when only one of them does (a box where there is none, or "absent" at a target)."""
     from r1track.prompts import parse_box
 
-    parsed = parse_box(text)
-    return list(parsed.box) if parsed.ok else None
-
-
-def _box_rewards(completions, solution, score, missing: float, size=None) -> list[float]:
-    """`score(box, truth, side)` for each answer's box (xyxy float arrays; `side` the crop side
-    from the `size` column, or None), or `missing` when the answer holds no box."""
+    wrong = missing if wrong is None else wrong
     sides = size if size is not None else [None] * len(completions)
     out = []
     for c, s, side in zip(completions, solution, sides, strict=True):
-        box = _box_of(completion_text(c))
-        if box is None:
+        parsed = parse_box(completion_text(c))
+        truth_absent = no_box(s)
+        if parsed.absent:
+            out.append(1.0 if truth_absent else wrong)
+        elif not parsed.ok:
             out.append(missing)
+        elif truth_absent:
+            out.append(wrong)
         else:
-            out.append(score(np.asarray(box, dtype=float), np.asarray(s, dtype=float), side))
+            box = np.asarray(parsed.box, dtype=float)
+            out.append(score(box, np.asarray(s, dtype=float), side))
     return out
 
 
@@ -253,6 +321,11 @@ def iou_reward(completions, solution, **kwargs):
 
     >>> iou_reward(["[0,0,10,10]", "<answer>[0,0,10,5]</answer>", "none"], [[0, 0, 10, 10]] * 3)
     [1.0, 0.5, 0.0]
+
+    Absent: right 1; "absent" at a target, or a box at none, 0 (as IoU 0):
+
+    >>> iou_reward(["[]", "[]", "[0,0,10,10]"], [[], [0, 0, 10, 10], []])
+    [1.0, 0.0, 0.0]
     """
     return _box_rewards(completions, solution, lambda b, t, _: float(iou_xyxy(b, t)), 0.0)
 
@@ -262,6 +335,11 @@ def giou_reward(completions, solution, **kwargs):
 
     >>> giou_reward(["[0,0,10,10]", "[20,0,30,10]", "none"], [[0, 0, 10, 10]] * 3)
     [1.0, -0.3333333333333333, -1.0]
+
+    Absent: right 1; "absent" at a target, or a box at none, -1 (as GIoU -1, below any box):
+
+    >>> giou_reward(["[]", "[]", "[0,0,10,10]"], [[], [0, 0, 10, 10], []])
+    [1.0, -1.0, -1.0]
     """
     return _box_rewards(completions, solution, lambda b, t, _: float(giou_xyxy(b, t)), -1.0)
 
@@ -283,6 +361,11 @@ def l1_reward(completions, solution, size=None, **kwargs):
     >>> answers = ["[0,0,10,10]", "[0,0,14,14]", "[2,0,12,10]", "x"]
     >>> l1_reward(answers, [[0, 0, 10, 10]] * 4, size=[40] * 4)
     [1.0, 0.8, 0.9, -1.0]
+
+    Absent: right 1; "absent" at a target, or a box at none, -1 (the term's floor):
+
+    >>> l1_reward(["[]", "[]", "[0,0,10,10]"], [[], [0, 0, 10, 10], []], size=[40] * 3)
+    [1.0, -1.0, -1.0]
     """
     return _box_rewards(
         completions, solution, lambda b, t, side: round(_l1_term(b, t, side), 6), -1.0, size
@@ -297,6 +380,11 @@ def giou_l1_reward(completions, solution, size=None, **kwargs):
 
     >>> giou_l1_reward(["[0,0,10,10]", "[0,0,14,14]", "x"], [[0, 0, 10, 10]] * 3, size=[40] * 3)
     [1.0, 0.655102, -1.0]
+
+    Absent: right 1; "absent" at a target, or a box at none, -1 (both terms' floor):
+
+    >>> giou_l1_reward(["[]", "[]", "[0,0,10,10]"], [[], [0, 0, 10, 10], []], size=[40] * 3)
+    [1.0, -1.0, -1.0]
     """
 
     def score(box, truth, side):
@@ -314,6 +402,11 @@ def giou_size_reward(completions, solution, **kwargs):
     >>> answers = ["[0,0,10,10]", "[0,0,20,10]", "[5,0,15,10]", "[5,5,5,9]"]
     >>> giou_size_reward(answers, [[0, 0, 10, 10]] * 4)
     [1.0, -0.193147, 0.333333, -1.0]
+
+    Absent: right 1; "absent" at a target, or a box at none, -1 (the reward's floor):
+
+    >>> giou_size_reward(["[]", "[]", "[0,0,10,10]"], [[], [0, 0, 10, 10], []])
+    [1.0, -1.0, -1.0]
     """
 
     def score(box, truth, _):
@@ -335,20 +428,27 @@ def hit_reward(completions, solution, **kwargs):
 
     >>> hit_reward(["[0,0,10,10]", "[4,4,30,30]", "[12,0,20,10]", "x"], [[0, 0, 10, 10]] * 4)
     [1.0, 0.0, 0.0, -1.0]
+
+    Absent: right 1 (as a hit); "absent" at a target, or a box at none, 0 (as a miss, the worst a
+    box gets; no box scores less than "absent", so it is never the safer answer):
+
+    >>> hit_reward(["[]", "[]", "[0,0,10,10]"], [[], [0, 0, 10, 10], []])
+    [1.0, 0.0, 0.0]
     """
 
     def score(box, truth, _):
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         return 1.0 if truth[0] <= cx <= truth[2] and truth[1] <= cy <= truth[3] else 0.0
 
-    return _box_rewards(completions, solution, score, -1.0)
+    return _box_rewards(completions, solution, score, -1.0, wrong=0.0)
 
 
 def format_reward(completions, think: bool = False, **kwargs):
     """1 if the answer has the trained format (think: strict tags; else a bare list), else 0.
+    The absent answer (`ABSENT_ANSWER`, alone or in the think tags) is well formed.
 
-    >>> format_reward(["[1,2,3,4]", "box: [1,2,3,4]"])
-    [1.0, 0.0]
+    >>> format_reward(["[1,2,3,4]", "box: [1,2,3,4]", "[]"])
+    [1.0, 0.0, 1.0]
     """
     out = []
     for c in completions:
@@ -356,7 +456,7 @@ def format_reward(completions, think: bool = False, **kwargs):
         if think:
             ok = _THINK_FORMAT.match(text) is not None and all(text.count(t) == 1 for t in _TAGS)
         else:
-            ok = parse_list(text) is not None
+            ok = text == ABSENT_ANSWER or parse_list(text) is not None
         out.append(1.0 if ok else 0.0)
     return out
 

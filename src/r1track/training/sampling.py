@@ -6,10 +6,20 @@ side in x and y; black padding; resized to the output size (OpenCV INTER_LINEAR,
 template boxes of the prompt are the unclipped crop boxes truncated to integers, as R1-Track
 wrote them; the answer is the search box in crop pixels, integers.
 
-Fixed here: frames where the target is absent or fully covered are never used; template frames
-come before the search frame, within `max_gap` frames; boxes are clipped to their crop, and a
-sample whose box is mostly outside a crop is dropped and counted (not silently kept); every drop
-has a reason. The answer (search) box is clipped to its crop and rounded: kept on purpose.
+Fixed here: frames where the target is absent or fully covered never stand for a visible target
+(they are used only as absent samples, below); template frames come before the search frame, within
+`max_gap` frames; boxes are clipped to their crop, and a sample whose box is mostly outside a crop
+is dropped and counted (not silently kept); every drop has a reason. The answer (search) box is
+clipped to its crop and rounded: kept on purpose.
+
+Absent samples (`absent_rate`, issue 19): a share of samples whose search crop shows no target and
+whose answer is `prompts.ABSENT_ANSWER` (`Sample.solution` None). Each is one of two kinds, half
+and half by a fair draw: a *hidden* frame (the target labelled absent or fully covered, e.g.
+GOT-10k's absence 1 or cover 0), cropped around the target's last visible box before it; or a
+*miss*, a visible frame whose search window (the usual size) is placed where it does not overlap
+the target box at all (IoU 0), its centre inside the frame. A sequence with no hidden frame to
+use gives a miss instead; a frame where no window can miss the target is dropped and counted.
+Templates are cut as for ordinary samples, from visible frames before the search frame.
 """
 
 from __future__ import annotations
@@ -66,6 +76,10 @@ class SamplingConfig:
     resize: str = "cv2"
     """How crops are resampled (`geometry.RESIZE_METHODS`): `cv2` as R1-Track's released data,
     `pil` as r1track-nano's (Pillow's antialiased BILINEAR)."""
+    absent_rate: float = 0.0
+    """Probability that a sample is an absent one (no target in its search crop, answer
+    `ABSENT_ANSWER`): half from hidden frames, half from crops that miss the target (module
+    docstring). 0: none, and the same samples as before the setting existed."""
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -94,6 +108,7 @@ class SamplingConfig:
         check_at_least("max_gap", self.max_gap, 1)
         check_in_range("coord_tint", self.coord_tint, 0, 1)
         check_choice("resize", self.resize, RESIZE_METHODS)
+        check_in_range("absent_rate", self.absent_rate, 0, 1)
 
 
 def usable_frames(seq: Sequence) -> np.ndarray:
@@ -103,6 +118,14 @@ def usable_frames(seq: Sequence) -> np.ndarray:
     if seq.visible is not None:
         ok &= seq.visible
     return np.flatnonzero(ok)
+
+
+def hidden_frames(seq: Sequence) -> np.ndarray:
+    """Indices of frames where the dataset says the target is not visible (absent or fully
+    covered); none where it does not say."""
+    if seq.visible is None:
+        return np.zeros(0, dtype=int)
+    return np.flatnonzero(~np.asarray(seq.visible, dtype=bool))
 
 
 def draw_frames(
@@ -170,8 +193,9 @@ class Sample:
     template_boxes: list[list[int]]
     """Template boxes in their crops' pixels, unclipped, truncated to integers (what the 5k and
     100k prompts show, as R1-Track wrote them)."""
-    solution: list[int]
-    """Search box in search-crop pixels, integers `[x1, y1, x2, y2]`."""
+    solution: list[int] | None
+    """Search box in search-crop pixels, integers `[x1, y1, x2, y2]`; None: the target is not in
+    the search crop (an absent sample)."""
 
 
 def _int_box(box: np.ndarray) -> list[int]:
@@ -187,23 +211,43 @@ def _as_sample(
     seq: Sequence,
     frames: list[int],
     size: int,
-    cuts: list[tuple[Image.Image, np.ndarray, np.ndarray]],
+    cuts: list[tuple[Image.Image, np.ndarray | None, np.ndarray | None]],
     config: SamplingConfig,
     drops: Counter,
 ) -> Sample | None:
-    """Crops and their boxes (templates, then search) -> a Sample with integer boxes and tinted
-    crops, or None (counted) when a box collapses when rounded to whole pixels."""
-    boxes = [_template_box(full) for _, _, full in cuts[:-1]] + [_int_box(cuts[-1][1])]
+    """Crops and their boxes (templates, then search; the search box None for an absent sample)
+    -> a Sample with integer boxes and tinted crops, or None (counted) when a box collapses when
+    rounded to whole pixels."""
+    boxes = [_template_box(full) for _, _, full in cuts[:-1]]
+    if cuts[-1][1] is not None:
+        boxes.append(_int_box(cuts[-1][1]))
     if any(b[2] <= b[0] or b[3] <= b[1] for b in boxes):
         drops["box_degenerate_after_rounding"] += 1
         return None
     crops = [coord_tint(crop, config.coord_tint) for crop, _, _ in cuts]
-    return Sample(seq.name, frames, size, crops, boxes[:-1], boxes[-1])
+    templates = boxes[: len(cuts) - 1]
+    solution = boxes[-1] if cuts[-1][1] is not None else None
+    return Sample(seq.name, frames, size, crops, templates, solution)
 
 
 def _read_frame(seq: Sequence, index: int) -> Image.Image:
     with Image.open(seq.frame_files[index]) as raw:
         return raw.convert("RGB")
+
+
+def _cut(seq: Sequence, frames: list[int], count: int, size: int, rng, config: SamplingConfig):
+    """`crop_with_box` of the first `count` of `frames` around their boxes, in order (all but
+    the last are templates), or None as soon as one box is mostly outside its crop."""
+    cuts = []
+    for i, index in enumerate(frames[:count]):
+        template = i < len(frames) - 1
+        out = crop_with_box(
+            _read_frame(seq, index), seq.boxes[index], size, rng, config, template=template
+        )
+        if out is None:
+            return None
+        cuts.append(out)
+    return cuts
 
 
 def draw_tracked_sample(
@@ -258,23 +302,91 @@ def draw_sample(
             continue
         size = int(rng.choice(config.sizes))
         seq = sequences[k]
-        cuts = []
-        for i, index in enumerate(frames):
-            out = crop_with_box(
-                _read_frame(seq, index),
-                seq.boxes[index],
-                size,
-                rng,
-                config,
-                template=i < len(frames) - 1,
-            )
-            if out is None:
-                break
-            cuts.append(out)
-        if len(cuts) < len(frames):
+        cuts = _cut(seq, frames, len(frames), size, rng, config)
+        if cuts is None:
             drops["box_mostly_outside_crop"] += 1
             continue
         sample = _as_sample(seq, frames, size, cuts, config, drops)
+        if sample is not None:
+            return sample
+    drops["gave_up"] += 1
+    return None
+
+
+def missing_window(
+    box_xywh, frame_size: tuple[int, int], size: int, rng: np.random.Generator, config
+) -> CropWindow | None:
+    """A search window of the usual side (a context factor drawn as for any search crop) that
+    does not overlap the box (IoU 0; touching is allowed), with its centre inside the frame
+    (`frame_size` W, H): a side of the box (left, right, above, below) drawn among those with
+    room, then a position on it. None when no side has room."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    side = max(1, math.ceil(math.sqrt(w * h) * rng.uniform(*config.context_range)))
+    width, height = frame_size
+    half = side / 2
+    # (axis, low, high) of the window's corner on that axis; the other axis is free in the frame
+    ranges = [
+        (0, -half, x - side),  # left of the box
+        (0, x + w, width - half),  # right of it
+        (1, -half, y - side),  # above it
+        (1, y + h, height - half),  # below it
+    ]
+    room = [r for r in ranges if math.floor(r[2]) >= math.ceil(r[1])]
+    if not room:
+        return None
+    axis, low, high = room[int(rng.integers(len(room)))]
+    free = (width, height)[1 - axis]
+    along = int(rng.integers(math.ceil(low), math.floor(high) + 1))
+    across = int(rng.integers(math.ceil(-half), math.floor(free - half) + 1))
+    x0, y0 = (along, across) if axis == 0 else (across, along)
+    return CropWindow(x0=x0, y0=y0, side=side, size=size)
+
+
+def draw_absent_sample(
+    sequences: list[Sequence],
+    usable: list[np.ndarray],
+    hidden: list[np.ndarray],
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    drops: Counter,
+) -> Sample | None:
+    """An absent sample (module docstring): templates as for any sample, a search crop with no
+    target in it, solution None. `hidden[k]`: `hidden_frames` of sequence k."""
+    for _ in range(config.max_attempts):
+        k = int(rng.integers(len(sequences)))
+        seq = sequences[k]
+        want_hidden = rng.random() < 0.5
+        # hidden frames with enough visible frames before them (within max_gap) for templates
+        candidates = [
+            t
+            for t in (hidden[k] if want_hidden else ())
+            if np.count_nonzero((usable[k] < t) & (usable[k] >= t - config.max_gap))
+            >= config.images - 1
+        ]
+        size = int(rng.choice(config.sizes))
+        if candidates:
+            search = int(rng.choice(candidates))
+            earlier = usable[k][(usable[k] < search) & (usable[k] >= search - config.max_gap)]
+            picked = rng.choice(earlier, size=config.images - 1, replace=False)
+            frames = [*sorted(int(t) for t in picked), search]
+            last_seen = seq.boxes[int(earlier[-1])]  # the last visible box before the frame
+            window = jittered_window(last_seen, size, rng, config)
+        else:  # a miss (or a sequence with no hidden frame to use)
+            frames = draw_frames(usable[k], rng, config.images, config.max_gap)
+            if frames is None:
+                drops["too_few_usable_frames"] += 1
+                continue
+            frame = _read_frame(seq, frames[-1])
+            window = missing_window(seq.boxes[frames[-1]], frame.size, size, rng, config)
+            if window is None:
+                drops["absent_no_window_misses_target"] += 1
+                continue
+        cuts = _cut(seq, frames, len(frames) - 1, size, rng, config)  # the templates
+        if cuts is None:
+            drops["box_mostly_outside_crop"] += 1
+            continue
+        search_crop = crop_image(_read_frame(seq, frames[-1]), window, config.resize)
+        sample = _as_sample(seq, frames, size, [*cuts, (search_crop, None, None)], config, drops)
         if sample is not None:
             return sample
     drops["gave_up"] += 1

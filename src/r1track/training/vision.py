@@ -103,6 +103,12 @@ def _save_state(out: Path, step: int, state: dict, keep: int | None) -> None:
             shutil.rmtree(old)
 
 
+def with_boxes(rows):
+    """The rows whose solution is a box (absent pairs, solution `[]`, left out)."""
+    keep = [i for i, s in enumerate(rows["solution"]) if len(s) == 4]
+    return rows if len(keep) == len(rows) else rows.select(keep)
+
+
 def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarray:
     """Step 1: train the tower (and a linear head) to regress the search box. Returns the final
     held-out R^2 of x1, y1, x2, y2. Saves checkpoints and resumes from the newest one."""
@@ -113,6 +119,8 @@ def regress_boxes(model, processor, train, val, config: TrainConfig) -> np.ndarr
     # The first `pairs` search images are decoded once and held in memory. (Drawing batches from
     # every pair, decoded when drawn, gave a tower whose SFT chain did not learn to read it; this
     # is the variant nano ships from: docs/nano.md, "Why the warm-up holds 8000 pairs in memory".)
+    # absent pairs (solution `[]`, `data build --absent-rate`) have no box to regress
+    train, val = with_boxes(train), with_boxes(val)
     train = train.select(range(min(v.pairs, len(train))))
     x_train, grid = search_pixels(processor, train)
     x_val, _ = search_pixels(processor, val)
