@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 R1 := $(VENV)/bin/r1track
 STAMP := $(VENV)/.r1track-installed
 
-.PHONY: install demo test lint bench clean nano nano-eval
+.PHONY: install demo test lint bench clean nano nano-eval nano-absent
 
 install: $(STAMP)
 
@@ -109,6 +109,17 @@ nano-eval: $(STAMP)
 		--out runs/eval/nano-grpo-f
 	$(R1) report runs/eval/no-motion runs/eval/nano-sft-f runs/eval/nano-grpo-f \
 		--plot runs/eval/success.png
+
+# The absence stage (issue 19; benchmarks/lost_and_found.md): the bundled nano fine-tuned to answer
+# `[]` when the target is not in the search crop. Not bundled: see the figures there.
+nano-absent: $(STAMP)
+	@test -f $(N)/synth-absent/train/list.txt || $(R1) data synth --out $(N)/synth-absent \
+		--split train --num-seqs 300 --seed 1200 --vanish 1 --min-length 40 --max-length 100
+	@test -f $(N)/data-absent/dataset_dict.json || $(R1) data build --root $(N)/synth-absent \
+		--out $(N)/data-absent --seed 21 $(NANO_BUILD) --context-range 2.25,4 --template-context 3 \
+		--jitter 0.25 --template-jitter 0 --absent-rate 0.25 --num-samples 12000
+	@test -f runs/nano-sft-absent/r1track_train.json || $(R1) train sft \
+		--config configs/nano/sft-absent.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
