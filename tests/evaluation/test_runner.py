@@ -351,3 +351,20 @@ def test_only_backend_failures_in_a_row_stop_a_run(tmp_path, scripted):
         )
     failed = [n for n in names if layout.error_path(tmp_path / "b", n).is_file()]
     assert failed == names[: 4 + MAX_BACKEND_FAILURES]
+
+
+def test_a_run_from_before_a_setting_existed_resumes_and_a_changed_setting_is_refused(tmp_path):
+    """A manifest that lacks a tracker setting added later (re-detection, memory, ...) ran with
+    it off: the same run today resumes; one with the setting on is refused."""
+    from dataclasses import asdict
+
+    from r1track.tracking import TrackerConfig
+
+    today = asdict(TrackerConfig(resize="pil", image_format="png"))
+    old = {k: v for k, v in today.items() if k not in ("redetect", "memory_interval", "layout")}
+    base = {"dataset": "got10k", "root": "/r", "split": "val", "model": "m", "backend": "hf"}
+    base |= {"init": "bbox", "weights": None}
+    check_manifest(tmp_path, {**base, "tracker": old})
+    check_manifest(tmp_path, {**base, "tracker": today})  # the same settings: resumes
+    with pytest.raises(UserError, match="tracker differ"):
+        check_manifest(tmp_path, {**base, "tracker": {**today, "redetect": True}})

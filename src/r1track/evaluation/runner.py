@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from r1track.evaluation.metrics import xywh_iou
 from r1track.models import model_identity
 from r1track.outputs import format_xywh
 from r1track.tracking.loop import MAX_BACKEND_FAILURES, BackendDown, TrackJob, run_tracks
+from r1track.tracking.settings import TrackerConfig
 from r1track.tracking.types import FrameResult, TrackerLike
 
 # Settings that change the results: a run directory holds results of one combination only.
@@ -84,23 +85,14 @@ def _identity(manifest: dict, key: str):
     if key == "model" and isinstance(value, str):
         return model_identity(value)
     if key == "tracker" and isinstance(value, dict):
-        return {**_TRACKER_BEFORE, **value}
+        return {**asdict(TrackerConfig()), **_TRACKER_BEFORE, **value}
     return value
 
 
-# Tracker settings added after runs existed, at the value every run before them used.
-_TRACKER_BEFORE = {
-    "layout": "r1track",
-    "resize": "pil",
-    "image_format": "png",
-    "redetect": False,
-    "redetect_context": 8.0,
-    "max_tiles": 16,
-    "min_confidence": 0.0,
-    "min_agreement": 0.0,
-    "memory_interval": 0,
-    "memory_confidence": 0.5,
-}
+# Tracker settings added after runs existed, at the value every run before them used where that
+# is not today's default (a setting a manifest lacks otherwise had its default: features added
+# later, such as re-detection, were off).
+_TRACKER_BEFORE = {"layout": "r1track", "resize": "pil", "image_format": "png"}
 
 
 @dataclass
