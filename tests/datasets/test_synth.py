@@ -253,7 +253,7 @@ def test_labels_say_invisible_exactly_where_the_target_is_not_drawn(monkeypatch)
     config = SynthConfig(
         vanish=2, min_length=80, max_length=80, clutter=0, illumination=0, occluders=2
     )
-    paste = synth._paste
+    paste = synth.paste
 
     def paint_target(canvas, pixels, mask, x0, y0, owner=None, label=0):
         if label == 1:
@@ -261,7 +261,7 @@ def test_labels_say_invisible_exactly_where_the_target_is_not_drawn(monkeypatch)
         paste(canvas, pixels, mask, x0, y0, owner, label)
 
     plain = [synth_sequence(np.random.default_rng([9101, i]), config) for i in range(6)]
-    monkeypatch.setattr(synth, "_paste", paint_target)
+    monkeypatch.setattr(synth, "paste", paint_target)
     for i, before in enumerate(plain):
         frames, boxes, cover, absence, cut, _ = synth_sequence(
             np.random.default_rng([9101, i]), config

@@ -32,6 +32,8 @@ from r1track.backends.base import (
     PixelLimits,
     answer_confidence,
 )
+from r1track.backends.devices import check_device
+from r1track.backends.scoring import ChosenLogprobs
 from r1track.errors import BackendError, UserError, shorten
 from r1track.models import adapter_base, check_weights, choose_dtype, resolve_checkpoint
 from r1track.prompts import chat_messages
@@ -56,56 +58,6 @@ def load_model(path: str, dtype):
         return PeftModel.from_pretrained(model, path).merge_and_unload()
     check_weights(path)
     return AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
-
-
-def check_device(device: str) -> str:
-    """The torch device to run on: `auto` (CUDA when there is a GPU, else the CPU) or a device
-    this machine has (`cpu`, `cuda`, `cuda:N`, `mps`); refuses anything else in one line."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        parsed = None
-    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
-        raise UserError(
-            f"--device {shorten(device)}: not a valid device; use auto, cpu, cuda, cuda:N or mps"
-        )
-    if parsed.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise UserError(f"--device {device}: CUDA is not available on this machine")
-        if parsed.index is not None and parsed.index >= count:
-            raise UserError(f"--device {device}: this machine has {count} CUDA device(s)")
-    if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"--device {device}: MPS (Apple GPU) is not available on this machine")
-    return device
-
-
-class _ChosenLogprobs:
-    """A logits processor for `generate` that changes nothing: it records, each step, every row's
-    greedy pick (the argmax of the scores, as `generate` takes it when no processor follows this
-    one) and that token's log-probability. Two numbers per row and step: no logits are kept."""
-
-    def __init__(self):
-        self.steps: list = []
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        picks = scores.argmax(-1, keepdim=True)
-        logprobs = torch.log_softmax(scores.float(), -1).gather(-1, picks)
-        self.steps.append((logprobs[:, 0], picks[:, 0]))
-        return scores
-
-    def per_row(self) -> tuple[list[list[float]], list[list[int]]]:
-        """The log-probabilities and the tokens picked, per row: `(logprobs, tokens)`."""
-        import torch
-
-        logprobs = torch.stack([lp for lp, _ in self.steps], 1).tolist()
-        return logprobs, torch.stack([t for _, t in self.steps], 1).tolist()
 
 
 @dataclass
@@ -246,7 +198,7 @@ class HFBackend:
 
         batch = self.encode(requests).to(self.device)
         config = self._config(requests)
-        chosen = _ChosenLogprobs()
+        chosen = ChosenLogprobs()
         try:
             with torch.inference_mode():
                 out = self.model.generate(

@@ -40,7 +40,7 @@ def _check_model_args(args: argparse.Namespace) -> None:
             f"got {args.max_pixels}"
         )
     if args.backend == "hf":
-        from r1track.backends.hf import check_device
+        from r1track.backends.devices import check_device
 
         check_device(args.device)
 

@@ -29,6 +29,15 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets import got10k
+from r1track.datasets.synth_draw import (
+    SHAPES,
+    Sprite,
+    draw_background,
+    occluder_regions,
+    paste,
+    pattern_tile,
+)
+from r1track.datasets.synth_vanish import Vanisher
 from r1track.errors import ConfigError, check_at_least
 
 COLOURS = {
@@ -42,7 +51,6 @@ COLOURS = {
     "white": (240, 240, 240),
 }
 PATTERNS = ("striped", "checkered", "dotted", "plain")
-SHAPES = ("box", "ellipse", "diamond")
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ class SynthConfig:
         check_at_least("vanish", self.vanish, 0)
         check_at_least("vanish_min", self.vanish_min, 1)
         _check_not_below("vanish_max", self.vanish_max, "vanish min", self.vanish_min)
-        need = self.vanish * (_Vanisher.SPAN + self.vanish_max)
+        need = self.vanish * (Vanisher.SPAN + self.vanish_max)
         if self.min_length < need:
             raise ConfigError(
                 "min_length",
@@ -98,288 +106,11 @@ def _check_not_below(field: str, value, name: str, low) -> None:
         raise ConfigError(field, f"must be at least the {name} ({low}), got {value}")
 
 
-def _pattern_tile(rng, pattern: str, colour, size: int = 48) -> np.ndarray:
-    base = np.array(colour, dtype=np.float32)
-    other = np.clip(base * rng.uniform(0.2, 0.5) + rng.uniform(0, 60), 0, 255)
-    tile = np.empty((size, size, 3), np.float32)
-    ys, xs = np.mgrid[0:size, 0:size]
-    period = int(rng.integers(6, 14))
-    if pattern == "striped":
-        mask = ((xs + ys * rng.choice([0, 1])) // period) % 2 == 0
-    elif pattern == "checkered":
-        mask = ((xs // period) + (ys // period)) % 2 == 0
-    elif pattern == "dotted":
-        mask = ((xs % period - period / 2) ** 2 + (ys % period - period / 2) ** 2) > (
-            period / 3
-        ) ** 2
-    else:
-        mask = np.ones((size, size), bool)
-    tile[mask], tile[~mask] = base, other
-    return tile
-
-
-def _shape_mask(shape: str, w: int, h: int) -> np.ndarray:
-    ys, xs = np.mgrid[0:h, 0:w]
-    u, v = (xs + 0.5) / w * 2 - 1, (ys + 0.5) / h * 2 - 1
-    if shape == "ellipse":
-        return u**2 + v**2 <= 1
-    if shape == "diamond":
-        return np.abs(u) + np.abs(v) <= 1
-    return np.ones((h, w), bool)
-
-
-@dataclass
-class _Sprite:
-    tile: np.ndarray
-    shape: str
-    x: float
-    y: float
-    vx: float
-    vy: float
-    w: float
-    h: float
-
-    def render(self, scale: float, aspect: float):
-        """(pixels, mask, x0, y0) of the sprite at its current place and size."""
-        w = max(4, round(self.w * scale * aspect))
-        h = max(4, round(self.h * scale / aspect))
-        pixels = np.asarray(
-            Image.fromarray(self.tile.astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR),
-            np.float32,
-        )
-        return pixels, _shape_mask(self.shape, w, h), round(self.x - w / 2), round(self.y - h / 2)
-
-
-def _paste(canvas, pixels, mask, x0, y0, owner=None, label=0):
-    """Draw a sprite (clipped to the canvas); optionally mark its pixels in `owner`."""
-    H, W = canvas.shape[:2]
-    h, w = mask.shape
-    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
-    if cx1 <= cx0 or cy1 <= cy0:
-        return
-    sub = mask[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    region = canvas[cy0:cy1, cx0:cx1]
-    region[sub] = pixels[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0][sub]
-    if owner is not None:
-        owner[cy0:cy1, cx0:cx1][sub] = label
-
-
-def _occluder_regions(occluders, i: int, width: int, height: int):
-    """(region, colour) of each occluding bar on frame `i`: `canvas[region] = colour` draws it."""
-    regions = []
-    for vertical, thick, pos, speed, colour in occluders:
-        p = pos + speed * i
-        if vertical:
-            a = int(p * width)
-            regions.append(((slice(None), slice(max(0, a), max(0, a + thick))), colour))
-        else:
-            a = int(p * height)
-            regions.append(((slice(max(0, a), max(0, a + thick)), slice(None)), colour))
-    return regions
-
-
-FAR = 2.0
-"""A reappearance is far when the centres of the last box before the gap and the first after it
-are more than FAR times the largest side of the two boxes apart."""
-
-
-def _centre_distance_ratio(a, b) -> float:
-    """Centre distance of two x,y,w,h boxes over the largest side of either (`FAR` compares)."""
-    distance = math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
-    return distance / max(a[2], a[3], b[2], b[3])
-
-
-def _visible_box(mask: np.ndarray, x0: int, y0: int, blocked: np.ndarray):
-    """(pixels seen, x,y,w,h box) of a sprite mask at (x0, y0) on a frame where `blocked` pixels
-    are covered by occluders; (0, None) when none is seen."""
-    H, W = blocked.shape
-    seen = np.zeros((H, W), bool)
-    h, w = mask.shape
-    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
-    if cx1 > cx0 and cy1 > cy0:
-        seen[cy0:cy1, cx0:cx1] = mask[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    seen &= ~blocked
-    ys, xs = np.nonzero(seen)
-    if not len(xs):
-        return 0, None
-    box = [xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]
-    return len(xs), [float(v) for v in box]
-
-
-def _grow(config: SynthConfig) -> float:
-    """The most a sprite's side grows over its base size (scale change and aspect change)."""
-    return (1 + config.scale_change) / max(0.25, 1 - 0.5 * config.scale_change)
-
-
-class _Vanisher:
-    """The target's planned vanishings (`SynthConfig.vanish`): when each starts, the motion that
-    takes the target out of sight, the frames it stays unseen and where it reappears.
-
-    Each vanishing: wait until the target has been seen on the previous frame, then `LEAD` frames
-    at most of a straight dash (out through the nearest edge, or behind the panel); from the first
-    frame it is unseen (or the last dash frame: hidden then) it stays unseen for exactly `frames`
-    frames; on the next it is placed, seen, far from its last box (`FAR`), on the border after an
-    exit or anywhere in the view after an occlusion, and moves on."""
-
-    PRE, LEAD, AFTER = 5, 6, 10
-    """Frames before a vanishing's dash may start, of the dash at most, and after it reappears."""
-    SPAN = PRE + LEAD + AFTER
-    """Frames a vanishing takes besides its invisible ones (`SynthConfig` checks lengths)."""
-    TRIES = 200
-    """Candidate places drawn for a reappearance."""
-
-    def __init__(self, rng, config: SynthConfig, n: int, target: _Sprite):
-        self.rng, self.config = rng, config
-        W, H = config.width, config.height
-        segment = n // config.vanish
-        self.plan = []
-        for j in range(config.vanish):
-            frames = int(rng.integers(config.vanish_min, config.vanish_max + 1))
-            room = segment - (self.LEAD + frames + self.AFTER)
-            start = j * segment + int(rng.integers(self.PRE, max(self.PRE, room) + 1))
-            kind = ("exit", "cover")[int(rng.integers(2))]
-            self.plan.append((start, kind, frames))
-        self.panel = None
-        if any(kind == "cover" for _, kind, _ in self.plan):
-            # a still panel that hides the target whole (1.4x its largest extent), towards a
-            # corner (so the far side of the view has room for a far reappearance), away from
-            # where the target starts
-            pw = int(min(0.6 * W, 1.4 * target.w * _grow(config)))
-            ph = int(min(0.6 * H, 1.4 * target.h * _grow(config)))
-            for _ in range(20):
-                px, py = self._towards_edge(pw, W), self._towards_edge(ph, H)
-                if not (px - target.w < target.x < px + pw + target.w) or not (
-                    py - target.h < target.y < py + ph + target.h
-                ):
-                    break
-            self.panel = (px, py, pw, ph, rng.integers(0, 256, size=3).astype(np.float32))
-        self.event, self.state, self.count = 0, "wait", 0
-
-    def _towards_edge(self, size: int, side: int) -> int:
-        """Where a panel of `size` starts along a `side`: its centre in the outer quarter of
-        either end (or at the end, when it is too large for that)."""
-        offset = int(self.rng.integers(0, max(0, side // 4 - size // 2) + 1))
-        return offset if self.rng.integers(2) == 0 else side - size - offset
-
-    def regions(self):
-        """The panel as an occluder region, if there is one."""
-        if self.panel is None:
-            return []
-        px, py, pw, ph, colour = self.panel
-        return [((slice(py, py + ph), slice(px, px + pw)), colour)]
-
-    def move(self, i: int, target: _Sprite, seen_before: bool) -> bool:
-        """Move the target on frame `i` when a vanishing steers it; False: it moves as usual."""
-        if self.state == "wait":
-            if self.event >= len(self.plan) or i < self.plan[self.event][0] or not seen_before:
-                return False  # not yet; and a gap must start after a frame that shows the target
-            self._dash(target)
-            self.state, self.count = "dash", 0
-        if self.state == "dash":
-            self.count += 1
-            if self.count == self.LEAD:  # still seen after the dash: hidden from this frame on
-                self._gone(target)
-                return True
-        target.x += target.vx
-        target.y += target.vy
-        return True
-
-    def _gone(self, target: _Sprite) -> None:
-        self.state, self.count = "gone", 0
-        if self.plan[self.event][1] == "cover":
-            target.vx = target.vy = 0.0  # it waits behind the panel
-
-    def _dash(self, target: _Sprite) -> None:
-        """Straight at the panel's centre, or out through the nearest edge, in LEAD - 1 steps."""
-        W, H = self.config.width, self.config.height
-        steps = self.LEAD - 1
-        if self.plan[self.event][1] == "cover":
-            px, py, pw, ph, _ = self.panel
-            target.vx = (px + pw / 2 - target.x) / steps
-            target.vy = (py + ph / 2 - target.y) / steps
-            return
-        half = max(target.w, target.h) * _grow(self.config) / 2 + 2
-        exits = [target.x + half, W - target.x + half, target.y + half, H - target.y + half]
-        side = int(np.argmin(exits))
-        speed = max(self.config.max_speed, exits[side] / steps)
-        target.vx, target.vy = ((-speed, 0.0), (speed, 0.0), (0.0, -speed), (0.0, speed))[side]
-
-    def hidden(self) -> bool:
-        """Whether the target is not drawn on this frame."""
-        return self.state == "gone"
-
-    def reappear(self, target: _Sprite, scale, aspect, blocked, last_box) -> bool:
-        """Place the target where it is seen (`blocked`: the pixels occluders cover) and far from
-        `last_box`, when its gap is over; whether it did."""
-        if self.state != "gone" or self.count < self.plan[self.event][2]:
-            return False
-        rng, W, H = self.rng, self.config.width, self.config.height
-        exit_ = self.plan[self.event][1] == "exit"
-        best, best_ratio = None, -1.0
-        for _ in range(self.TRIES):
-            if exit_:  # on the border: a quarter to a half of it shows
-                side, along = int(rng.integers(4)), rng.uniform(0.1, 0.9)
-                x, y = ((0, along * H), (W, along * H), (along * W, 0), (along * W, H))[side]
-            else:  # anywhere in the view, cut by its border or not
-                x, y = rng.uniform(0, W), rng.uniform(0, H)
-            target.x, target.y = float(x), float(y)
-            _, mask, x0, y0 = target.render(scale, aspect)
-            seen, box = _visible_box(mask, x0, y0, blocked)
-            if seen < 0.2 * mask.sum():
-                continue
-            ratio = _centre_distance_ratio(box, last_box)
-            if ratio > best_ratio:
-                best, best_ratio = (target.x, target.y), ratio
-            if ratio > FAR * 1.1:
-                break
-        if best is not None:
-            target.x, target.y = best
-        speed = rng.uniform(0.3, 1.0) * self.config.max_speed
-        angle = math.atan2(H / 2 - target.y, W / 2 - target.x) + rng.uniform(-0.6, 0.6)
-        target.vx, target.vy = speed * math.cos(angle), speed * math.sin(angle)
-        self.state, self.event = "wait", self.event + 1
-        return True
-
-    def seen(self, target: _Sprite, visible: bool) -> None:
-        """Count this frame: a dash ends at its first unseen frame, a gap counts its frames."""
-        if self.state == "dash" and not visible:
-            self._gone(target)
-        if self.state == "gone":
-            self.count += 1
-
-
-def _background(rng, width: int, height: int, clutter: float) -> np.ndarray:
-    """A textured canvas twice the frame size (the camera pans over it)."""
-    H, W = 2 * height, 2 * width
-    ys, xs = np.mgrid[0:H, 0:W]
-    canvas = np.stack(
-        [
-            110
-            + 50
-            * np.sin(xs / rng.uniform(30, 90) + rng.uniform(0, 6))
-            * np.cos(ys / rng.uniform(30, 90)),
-            110 + 50 * np.sin(ys / rng.uniform(30, 90) + rng.uniform(0, 6)),
-            110 + 50 * np.cos((xs + ys) / rng.uniform(40, 120)),
-        ],
-        axis=-1,
-    ).astype(np.float32)
-    block = int(rng.integers(4, 12))
-    noise = rng.normal(0, 40 * clutter, size=(H // block + 1, W // block + 1, 3))
-    canvas += np.kron(noise, np.ones((block, block, 1)))[:H, :W]
-    for _ in range(int(clutter * 40)):  # clutter shapes in random colours
-        w, h = (int(v) for v in rng.integers(6, max(8, min(W, H) // 6), size=2))
-        x, y = int(rng.integers(0, W - w)), int(rng.integers(0, H - h))
-        shape = SHAPES[int(rng.integers(len(SHAPES)))]
-        colour = rng.integers(0, 256, size=3).astype(np.float32)
-        canvas[y : y + h, x : x + w][_shape_mask(shape, w, h)] = colour
-    return np.clip(canvas, 0, 255)
-
-
 def synth_sequence(rng: np.random.Generator, config: SynthConfig):
     """Frames (PIL), boxes (N, 4), cover, absence, cut_by_image, description of one sequence."""
     W, H = config.width, config.height
     n = int(rng.integers(config.min_length, config.max_length + 1))
-    background = _background(rng, W, H, config.clutter)
+    background = draw_background(rng, W, H, config.clutter)
     colour_name = list(COLOURS)[int(rng.integers(len(COLOURS)))]
     pattern = PATTERNS[int(rng.integers(len(PATTERNS)))]
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
@@ -389,8 +120,8 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
         w, h = base * rng.uniform(0.12, 0.3), base * rng.uniform(0.12, 0.3)
         speed = rng.uniform(0.3, 1.0) * config.max_speed
         angle = rng.uniform(0, 2 * math.pi)
-        return _Sprite(
-            _pattern_tile(rng, pattern, colour),
+        return Sprite(
+            pattern_tile(rng, pattern, colour),
             shape,
             rng.uniform(0.25, 0.75) * W,
             rng.uniform(0.25, 0.75) * H,
@@ -431,12 +162,12 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
     pan = rng.uniform(-1.0, 1.0, size=2)
     vanisher = None
     if config.vanish:  # its draws come after all others: sequences without it are unchanged
-        vanisher = _Vanisher(rng, config, n, target)
+        vanisher = Vanisher(rng, config, n, target)
         leave_at = -1  # the vanishings take the place of the out_of_view exit
 
     def regions(i: int):
         """The bars of frame i, then the panel of the vanishings' occlusions."""
-        return _occluder_regions(occluders, i, W, H) + (vanisher.regions() if vanisher else [])
+        return occluder_regions(occluders, i, W, H) + (vanisher.regions() if vanisher else [])
 
     frames, boxes, cover, absence, cut = [], [], [], [], []
     last_box, seen_before = None, False
@@ -480,11 +211,11 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
                 s.vy = -s.vy
         owner = np.zeros((H, W), np.int8)
         for s in distractors:
-            _paste(canvas, *s.render(1.0, 1.0), owner, 2)
+            paste(canvas, *s.render(1.0, 1.0), owner, 2)
         pixels, mask, x0, y0 = target.render(scale, aspect)
         full = int(mask.sum())
         if vanisher is None or not vanisher.hidden():
-            _paste(canvas, pixels, mask, x0, y0, owner, 1)
+            paste(canvas, pixels, mask, x0, y0, owner, 1)
         for region, colour in regions(i):
             canvas[region] = colour
             owner[region] = 3
