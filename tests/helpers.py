@@ -355,6 +355,7 @@ SETTING_SAMPLES = {
     "image_format": ("png", "png", "png"),
     "redetect": (True, True, True),
     "redetect_context": (5.0, 6.0, 7.0),
+    "redetect_verify": (True, True, True),
     "max_tiles": (4, 9, 25),
     "min_confidence": (0.3, 0.5, 0.7),
     "min_agreement": (0.25, 0.5, 0.75),

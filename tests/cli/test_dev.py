@@ -56,6 +56,7 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "layout": "reference-train",
         "redetect": False,
         "redetect_context": 8.0,
+        "redetect_verify": False,
         "max_tiles": 16,
         "min_confidence": 0.0,
         "min_agreement": 0.0,

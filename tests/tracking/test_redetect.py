@@ -210,3 +210,34 @@ def test_views_that_disagree_mean_not_found(scripted):
     half = TrackerConfig(crop_size=112, views=2, min_agreement=0.5)
     taken = list(Tracker(scripted(mirrored_view_wanders), half).track(frames[:5], bbox=boxes[0]))
     assert all(r.visible for r in taken[1:])
+
+
+def test_verification_keeps_a_real_find_and_drops_a_look_alike(scripted):
+    """`redetect_verify`: a re-detected box is asked about again in an ordinary search crop around
+    it; the target found there again is kept, an answer that only a tile gave is dropped."""
+    frames, boxes = vanishing_clip()
+    backend = scripted(white_blob_oracle)
+    config = TrackerConfig(crop_size=112, redetect=True, redetect_verify=True)
+    results = list(Tracker(backend, config).track(frames, bbox=boxes[0]))
+    assert results[16].redetected and _iou(results[16].box, boxes[16]) > 0.5
+    assert [r.visible for r in results] == [b is not None for b in boxes]
+
+    class TilesSeeGhosts(scripted):
+        """Answers like the oracle, except that in a call of several crops (the re-detection
+        tiles) every crop without the target gets a box anyway: a look-alike."""
+
+        def generate(self, requests):
+            answers = super().generate(requests)
+            if len(requests) == 1:
+                return answers
+            return ["[10,10,40,40]" if a == "I do not see it" else a for a in answers]
+
+    ghosts = list(
+        Tracker(TilesSeeGhosts(white_blob_oracle), config).track(frames[:12], bbox=boxes[0])
+    )
+    plain = TrackerConfig(crop_size=112, redetect=True)
+    taken = list(
+        Tracker(TilesSeeGhosts(white_blob_oracle), plain).track(frames[:12], bbox=boxes[0])
+    )
+    assert all(r.redetected for r in taken[8:12])  # without verification a ghost is taken
+    assert not any(r.visible for r in ghosts[8:12])

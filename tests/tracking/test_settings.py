@@ -61,6 +61,7 @@ def test_settings_are_generated_from_the_fields():
         "image_format",
         "redetect",
         "redetect_context",
+        "redetect_verify",
         "max_tiles",
         "min_confidence",
         "min_agreement",

@@ -143,6 +143,13 @@ class TrackerConfig:
         metadata=_meta("re-detection: context factor of the wider crop around the last box"),
     )
     """Stay within what the checkpoint was trained on: R1-Track's data drew U(2, 8)."""
+    redetect_verify: bool = field(
+        default=False,
+        metadata=_meta(
+            "re-detection: ask again about a found box in an ordinary search crop around it; "
+            "keep it only if the model finds the target there again"
+        ),
+    )
     max_tiles: int = field(
         default=16, metadata=_meta("re-detection: most whole-frame tiles per lost frame")
     )

@@ -28,6 +28,7 @@ from r1track.geometry import (
     coord_tint,
     crop_image,
     crop_window,
+    iou_xyxy,
     mirror_image,
     mirror_xyxy,
     smart_resize,
@@ -311,18 +312,43 @@ class Tracker:
             for w in ws
         ]
         answers = iter(self.backend.generate(requests))
+        found = []  # (state, frame, result, frame box xyxy, answer, confidence)
         for state, frame, ws, result in zip(states, frames, windows, results, strict=True):
             own = [next(answers) for _ in ws]
             reads = [read_answer(a, w, frame.size) for a, w in zip(own, ws, strict=True)]
             confidences = [confidence(a) for a in own]
             usable = [fallback is None for _, _, fallback in reads]
             best = best_candidate(confidences, usable, cfg.min_confidence)
-            if best is None:
-                continue
-            state.box = xyxy_to_xywh(reads[best][0])
-            result.box, result.answer, result.parsed = as_box(state.box), own[best], True
+            if best is not None:
+                found.append((state, frame, result, reads[best][0], own[best], confidences[best]))
+        if cfg.redetect_verify and found:
+            found = self._verified(found)
+        for state, _, result, box, answer, score in found:
+            state.box = xyxy_to_xywh(box)
+            result.box, result.answer, result.parsed = as_box(state.box), answer, True
             result.fallback, result.visible, result.redetected = None, True, True
-            result.confidence = confidences[best]
+            result.confidence = score
+
+    def _verified(self, found: list[tuple]) -> list[tuple]:
+        """`redetect_verify`: each re-detected box asked about again in an ordinary search crop
+        around it (one batched call); kept, with that answer's box, only when the model finds
+        the target there again, overlapping (IoU >= 0.5)."""
+        cfg = self.config
+        windows = [
+            crop_window(xyxy_to_xywh(box), cfg.search_factor, cfg.crop_size)
+            for _, _, _, box, _, _ in found
+        ]
+        requests = [
+            self._track_request(state, self._seen(crop_image(frame, window, cfg.resize)))
+            for (state, frame, *_), window in zip(found, windows, strict=True)
+        ]
+        kept = []
+        answers = self.backend.generate(requests)
+        for entry, window, answer in zip(found, windows, answers, strict=True):
+            box, _, fallback = read_answer(answer, window, entry[1].size)
+            if fallback is None and float(iou_xyxy(box, entry[3])) >= 0.5:
+                kept.append((*entry[:3], box, answer, confidence(answer)))
+        return kept
 
     # -- whole videos -------------------------------------------------------------------------
 
