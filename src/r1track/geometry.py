@@ -340,6 +340,17 @@ def consensus_xyxy(boxes: BoxLike, agree_iou: float = 0.5) -> tuple[int, np.ndar
     combined box is the mean of the boxes that overlap the medoid by at least `agree_iou`. One
     answer that jumped to a look-alike is outvoted by the others rather than averaged in.
     """
+    medoid, combined, _ = consensus_agreement_xyxy(boxes, agree_iou)
+    return medoid, combined
+
+
+def consensus_agreement_xyxy(boxes: BoxLike, agree_iou: float = 0.5) -> tuple[int, np.ndarray, int]:
+    """`consensus_xyxy`'s medoid and combined box, and how many boxes agree with the medoid
+    (itself included): the boxes that were averaged.
+
+    >>> consensus_agreement_xyxy([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]])[2]
+    2
+    """
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if len(b) == 0:
         raise ValueError("consensus of no boxes")
@@ -347,7 +358,7 @@ def consensus_xyxy(boxes: BoxLike, agree_iou: float = 0.5) -> tuple[int, np.ndar
     medoid = int(np.argmax(overlap.sum(axis=1)))
     agree = overlap[medoid] >= agree_iou
     agree[medoid] = True
-    return medoid, b[agree].mean(axis=0)
+    return medoid, b[agree].mean(axis=0), int(agree.sum())
 
 
 def coord_tint(image: Image.Image, strength: float) -> Image.Image:

@@ -40,20 +40,14 @@ def _read_records(run: Path, seq: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _answer_counts(records: list[dict]) -> AnswerCounts:
-    """How one sequence's answers went (`AnswerCounts`, as `track` counts)."""
-    return AnswerCounts.of(FrameResult.from_record(r) for r in records)
-
-
-def _said_visible(records: list[dict], frames: int, path: Path) -> np.ndarray:
-    """The tracker's per-frame visible flag: each record's `"visible"`; True for a frame whose
-    record lacks the key (runs made before trackers said so) or that has no record."""
+def _said_visible(results: list[FrameResult], frames: int, path: Path) -> np.ndarray:
+    """The tracker's per-frame visible flag from its records (`FrameResult.visible`: True for a
+    record from before trackers said so); True for a frame that has no record."""
     said = np.ones(frames, dtype=bool)
-    for record in records:
-        index = record["index"]
-        if not 0 <= index < frames:
-            raise UserError(f"{path}: a record of frame {index}, the sequence has {frames}")
-        said[index] = bool(record.get("visible", True))
+    for result in results:
+        if not 0 <= result.index < frames:
+            raise UserError(f"{path}: a record of frame {result.index}, the sequence has {frames}")
+        said[result.index] = result.visible
     return said
 
 
@@ -98,8 +92,8 @@ def score_run(
             continue
         pred = read_boxes(boxes_file, expected=len(seq))
         seq_times = _read_times(layout.times_path(run, dataset, seq.name))
-        records = _read_records(run, seq.name)
-        counts = _answer_counts(records)
+        results = [FrameResult.from_record(r) for r in _read_records(run, seq.name)]
+        counts = AnswerCounts.of(results)
         totals = totals + counts
         row = {
             "sequence": seq.name,
@@ -132,7 +126,7 @@ def score_run(
             if seq.visible is not None:
                 # IoUs of every frame, clipped to the image where its size is known (GOT-10k)
                 all_ious = frame_ious(pred, seq.boxes, seq.attributes.get("resolution"))
-                said = _said_visible(records, len(seq), layout.records_path(run, seq.name))
+                said = _said_visible(results, len(seq), layout.records_path(run, seq.name))
                 recovery.append(recovery_rate(all_ious, seq.visible))
                 visibility.append(visibility_counts(said, seq.visible))
                 row.update(_lost_and_found_figures(recovery[-1:], visibility[-1:]))

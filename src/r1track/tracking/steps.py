@@ -15,7 +15,6 @@ from r1track.geometry import (
     CropWindow,
     area_xyxy,
     clip_xyxy,
-    iou_xyxy,
     is_valid_xywh,
     mirror_xyxy,
     xywh_to_xyxy,
@@ -110,14 +109,3 @@ def read_answer(
     if frame_box[2] - frame_box[0] < 1 or frame_box[3] - frame_box[1] < 1:
         return np.zeros(4), True, "outside_frame"
     return frame_box, True, None
-
-
-def view_agreement(boxes_xyxy, medoid: int, views: int) -> float:
-    """Share of a frame's `views` whose usable answer overlaps the consensus answer (the medoid)
-    by IoU >= 0.5 (`geometry.consensus_xyxy`'s rule); views without a usable answer disagree.
-
-    >>> view_agreement([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]], 0, 4)
-    0.5
-    """
-    overlap = iou_xyxy(np.asarray(boxes_xyxy, float), np.asarray(boxes_xyxy[medoid], float))
-    return float(np.sum(np.asarray(overlap) >= 0.5)) / views

@@ -24,7 +24,7 @@ from r1track.errors import R1TrackError, UserError, shorten
 from r1track.geometry import (
     as_sent,
     clip_xyxy,
-    consensus_xyxy,
+    consensus_agreement_xyxy,
     coord_tint,
     crop_image,
     crop_window,
@@ -56,7 +56,6 @@ from r1track.tracking.steps import (
     confidence,
     damp_size,
     read_answer,
-    view_agreement,
 )
 from r1track.tracking.types import Frame, FrameResult, TrackState, as_box
 
@@ -220,17 +219,19 @@ class Tracker:
             state.frame_index += 1
             chosen, fallback = 0, reads[0][2]
             if usable:
-                medoid, combined = consensus_xyxy([reads[v][0] for v in usable])
+                boxes = [reads[v][0] for v in usable]
+                medoid, combined, agreeing = consensus_agreement_xyxy(boxes)
                 chosen, fallback = usable[medoid], None
-                agreed = view_agreement([reads[v][0] for v in usable], medoid, cfg.views)
-                if confidence(own[chosen], 1.0) < cfg.min_confidence:
+                # an answer without a confidence counts as confident
+                taken = confidence(own[chosen], 1.0)
+                if taken < cfg.min_confidence:
                     fallback = "unconfident"
-                elif agreed < cfg.min_agreement:
+                elif agreeing / cfg.views < cfg.min_agreement:  # views without an answer disagree
                     fallback = "disagreed"
                 else:
                     box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
                     state.box = box
-                    self._remember(state, frame, confidence(own[chosen], 1.0))
+                    self._remember(state, frame, taken)
             results.append(
                 FrameResult(
                     index=state.frame_index,
