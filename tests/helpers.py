@@ -356,9 +356,11 @@ SETTING_SAMPLES = {
     "redetect": (True, True, True),
     "redetect_context": (5.0, 6.0, 7.0),
     "redetect_verify": (True, True, True),
+    "redetect_interval": (2, 3, 4),
     "max_tiles": (4, 9, 25),
     "min_confidence": (0.3, 0.5, 0.7),
     "min_agreement": (0.25, 0.5, 0.75),
+    "min_likeness": (0.4, 0.6, 0.8),
     "memory_interval": (2, 3, 5),
     "memory_confidence": (0.3, 0.6, 0.9),
 }

@@ -57,9 +57,11 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "redetect": False,
         "redetect_context": 8.0,
         "redetect_verify": False,
+        "redetect_interval": 1,
         "max_tiles": 16,
         "min_confidence": 0.0,
         "min_agreement": 0.0,
+        "min_likeness": 0.0,
         "memory_interval": 0,
         "memory_confidence": 0.5,
     }

@@ -62,9 +62,11 @@ def test_settings_are_generated_from_the_fields():
         "redetect",
         "redetect_context",
         "redetect_verify",
+        "redetect_interval",
         "max_tiles",
         "min_confidence",
         "min_agreement",
+        "min_likeness",
         "memory_interval",
         "memory_confidence",
     )

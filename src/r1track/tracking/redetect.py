@@ -5,9 +5,10 @@ tracker asks the model about more windows before it holds the last box: one wide
 the last box (context `redetect_context`), then tiles over the whole frame at the search crop's
 scale (the target appears as large as in an ordinary search crop), at most `max_tiles` of them
 (larger tiles when more would be needed), all in one batched backend call. The answer taken is
-the usable one with the highest confidence; an answer without a confidence (a backend that
-cannot say) counts as confident, and ties go to the order the windows are listed in (the wider
-crop first, then the tiles in reading order).
+the usable one with the highest confidence (with `min_likeness`: of those confident enough, the
+one whose box looks most like the target, `tracking/appearance.py`); an answer without a
+confidence (a backend that cannot say) counts as confident, and ties go to the order the windows
+are listed in (the wider crop first, then the tiles in reading order).
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ def search_windows(
     return [wider, *frame_tiles(frame_size, side, max_tiles, size)]
 
 
-def best_candidate(confidences: list[float | None], usable: list[bool], floor: float) -> int | None:
-    """Index of the answer to take: usable, confidence at least `floor` (None counts as
-    confident), the highest confidence first, the earliest on ties; None when there is none.
+def best_candidate(scores: list[float | None], usable: list[bool], floor: float) -> int | None:
+    """Index of the answer to take: usable, score (a confidence, or a likeness with
+    `min_likeness`) at least `floor` (None counts as sure), the highest first, the earliest on
+    ties; None when there is none.
 
     >>> best_candidate([0.2, 0.6, 0.9, 0.95], [True, True, True, False], 0.5)
     2
@@ -85,8 +87,8 @@ def best_candidate(confidences: list[float | None], usable: list[bool], floor: f
     True
     """
     best, best_score = None, -math.inf
-    for i, (confidence, ok) in enumerate(zip(confidences, usable, strict=True)):
-        score = 1.0 if confidence is None else confidence
+    for i, (given, ok) in enumerate(zip(scores, usable, strict=True)):
+        score = 1.0 if given is None else given
         if ok and score >= floor and score > best_score:
             best, best_score = i, score
     return best

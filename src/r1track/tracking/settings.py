@@ -150,6 +150,15 @@ class TrackerConfig:
             "keep it only if the model finds the target there again"
         ),
     )
+    redetect_interval: int = field(
+        default=1,
+        metadata=_meta(
+            "re-detection: while the target stays lost, tile the whole frame on every Nth frame "
+            "only (the wider crop is asked every frame)"
+        ),
+    )
+    """The first lost frame is always tiled, then every Nth: a target that stays hidden (behind
+    an occluder, out of view) costs 1/N of the tiles' model calls."""
     max_tiles: int = field(
         default=16, metadata=_meta("re-detection: most whole-frame tiles per lost frame")
     )
@@ -172,6 +181,17 @@ class TrackerConfig:
     )
     """A consistency signal for checkpoints never trained to say "absent": on a frame without
     the target, mirrored views tend to answer different look-alikes."""
+    min_likeness: float = field(
+        default=0.0,
+        metadata=_meta(
+            "the found box must look like the first frame's target this much (0..1, colour and "
+            "brightness-pattern histograms); less counts as not found, and re-detection takes "
+            "the most alike box (0: off)"
+        ),
+    )
+    """`tracking/appearance.py`: a check without the model, for checkpoints that answer a box on
+    every frame, the target there or not. The likeness of a box's contents to the first frame's
+    target (Bhattacharyya coefficient of the two histograms) is recorded per frame when on."""
     memory_interval: int = field(
         default=0,
         metadata=_meta(
@@ -210,12 +230,18 @@ class TrackerConfig:
             raise SettingError("views", f"must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
         if not (np.isfinite(self.redetect_context) and self.redetect_context > 0):
             raise SettingError("redetect_context", f"must be positive, got {self.redetect_context}")
+        if self.redetect_interval < 1:
+            raise SettingError(
+                "redetect_interval", f"must be at least 1, got {self.redetect_interval}"
+            )
         if self.max_tiles < 1:
             raise SettingError("max_tiles", f"must be at least 1, got {self.max_tiles}")
         if not 0 <= self.min_confidence <= 1:
             raise SettingError("min_confidence", f"must be in [0, 1], got {self.min_confidence}")
         if not 0 <= self.min_agreement <= 1:
             raise SettingError("min_agreement", f"must be in [0, 1], got {self.min_agreement}")
+        if not 0 <= self.min_likeness <= 1:
+            raise SettingError("min_likeness", f"must be in [0, 1], got {self.min_likeness}")
         if self.memory_interval < 0:
             raise SettingError(
                 "memory_interval", f"must be 0 (off) or more, got {self.memory_interval}"

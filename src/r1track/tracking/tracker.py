@@ -43,6 +43,7 @@ from r1track.prompts import (
     task_prompt,
     tracking_prompt,
 )
+from r1track.tracking.appearance import brightness_of, describe, likeness
 from r1track.tracking.redetect import best_candidate, search_windows
 from r1track.tracking.settings import (
     VIEW_MIRRORS,
@@ -120,6 +121,7 @@ class Tracker:
             prompt=tracking_prompt(template_box, cfg.prompt),
             box=box,
             template_box=template_box,
+            appearance=describe(frame, box) if cfg.min_likeness else None,
             mirrored=tuple(
                 (
                     self._seen(mirror_image(template, *flips)),
@@ -217,19 +219,22 @@ class Tracker:
             ]
             usable = [v for v, (_, _, fallback) in enumerate(reads) if fallback is None]
             state.frame_index += 1
-            chosen, fallback = 0, reads[0][2]
+            chosen, fallback, alike = 0, reads[0][2], None
             if usable:
                 boxes = [reads[v][0] for v in usable]
                 medoid, combined, agreeing = consensus_agreement_xyxy(boxes)
                 chosen, fallback = usable[medoid], None
                 # an answer without a confidence counts as confident
                 taken = confidence(own[chosen], 1.0)
+                box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
+                alike = self._likeness(state, frame, box)
                 if taken < cfg.min_confidence:
                     fallback = "unconfident"
                 elif agreeing / cfg.views < cfg.min_agreement:  # views without an answer disagree
                     fallback = "disagreed"
+                elif alike is not None and alike < cfg.min_likeness:
+                    fallback = "unlike"
                 else:
-                    box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
                     state.box = box
                     self._remember(state, frame, taken)
             results.append(
@@ -241,6 +246,7 @@ class Tracker:
                     fallback=fallback,
                     visible=fallback is None,
                     confidence=confidence(own[chosen]),
+                    likeness=alike,
                 )
             )
         lost = [i for i, r in enumerate(results) if not r.visible]
@@ -256,6 +262,15 @@ class Tracker:
             result.model_seconds = model_seconds / len(states)
             result.seconds = per_frame
         return results
+
+    def _likeness(
+        self, state: TrackState, frame: Image.Image, box, brightness: float | None = None
+    ) -> float | None:
+        """`min_likeness`: how much `box` (xywh) looks like the first frame's target; None off.
+        `brightness`: the frame's (`appearance.brightness_of`), when known."""
+        if state.appearance is None:
+            return None
+        return likeness(state.appearance, describe(frame, box, brightness))
 
     def _track_request(self, state: TrackState, search: Image.Image) -> GenerationRequest:
         """The request for a track's search crop: its template (and its memory, when it has
@@ -304,7 +319,7 @@ class Tracker:
         windows = [
             search_windows(
                 s.box, f.size, cfg.search_factor, cfg.redetect_context, cfg.max_tiles, cfg.crop_size
-            )
+            )[: None if s.lost % cfg.redetect_interval == 0 else 1]  # the wider crop alone
             for s, f in zip(states, frames, strict=True)
         ]
         requests = [
@@ -319,7 +334,21 @@ class Tracker:
             reads = [read_answer(a, w, frame.size) for a, w in zip(own, ws, strict=True)]
             confidences = [confidence(a) for a in own]
             usable = [fallback is None for _, _, fallback in reads]
-            best = best_candidate(confidences, usable, cfg.min_confidence)
+            if state.appearance is None:
+                best = best_candidate(confidences, usable, cfg.min_confidence)
+            else:  # the most alike of the confident enough
+                usable = [
+                    ok and confidence(a, 1.0) >= cfg.min_confidence
+                    for ok, a in zip(usable, own, strict=True)
+                ]
+                light = brightness_of(frame)
+                alike = [
+                    self._likeness(state, frame, xyxy_to_xywh(box), light) if ok else 0.0
+                    for (box, _, _), ok in zip(reads, usable, strict=True)
+                ]
+                best = best_candidate(alike, usable, cfg.min_likeness)
+                if best is not None:
+                    result.likeness = alike[best]
             if best is not None:
                 found.append((state, frame, result, reads[best][0], own[best], confidences[best]))
         if cfg.redetect_verify and found:

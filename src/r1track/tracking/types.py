@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from r1track.tracking.appearance import Look
+
 Box = tuple[float, float, float, float]
 """`(x, y, w, h)` in frame pixels."""
 
@@ -26,11 +28,13 @@ FALLBACK_REASONS = (
     "unconfident",
     "absent",
     "disagreed",
+    "unlike",
 )
 """Why a frame's answer was not used (`FrameResult.fallback`); `unconfident`: a usable answer
 below `TrackerConfig.min_confidence`; `absent`: the model said the target is not there
 (`prompts.ABSENT_ANSWER`); `disagreed`: fewer test-time views agreed than
-`TrackerConfig.min_agreement` asks."""
+`TrackerConfig.min_agreement` asks; `unlike`: the box looks less like the target than
+`TrackerConfig.min_likeness` asks."""
 
 
 def as_box(values: Iterable[float]) -> Box:
@@ -66,6 +70,9 @@ class FrameResult:
     gives one."""
     redetected: bool = False
     """The box came from re-detection (a wider crop or a whole-frame tile), not the search crop."""
+    likeness: float | None = None
+    """How much the answer's box looks like the first frame's target (`tracking/appearance.py`),
+    when `TrackerConfig.min_likeness` is on."""
 
     def record(self) -> dict:
         """A JSON-ready dict (one line of track.jsonl)."""
@@ -73,6 +80,8 @@ class FrameResult:
         rec["box"] = [round(float(v), 4) for v in self.box]
         rec["model_seconds"] = round(self.model_seconds, 6)
         rec["seconds"] = round(self.seconds, 6)
+        if self.likeness is not None:
+            rec["likeness"] = round(self.likeness, 4)
         return rec
 
     @classmethod
@@ -147,6 +156,8 @@ class TrackState:
     """The first template's box in its crop (xyxy, unclipped), for the two-template prompt."""
     memory: tuple[Image.Image, str, int] | None = None
     """Template memory: (second template as sent, two-template prompt, frame index it is from)."""
+    appearance: Look | None = None
+    """The first frame's target as `appearance.describe` sees it, when `min_likeness` is on."""
     mirrored: tuple[tuple[Image.Image, str], ...] = ()
     """(template, prompt) of each further test-time view (`VIEW_MIRRORS[1:]`), when views > 1."""
 
