@@ -13,7 +13,10 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "installing r1track and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@# the test extra takes OpenCV's contrib build; beside the plain one (older installs) the two
+	@# would share and clobber one cv2 folder
 	@$(PY) -m pip install torch==2.13.0 > $(VENV)/install.log 2>&1 \
+		&& $(PY) -m pip uninstall -y opencv-python-headless >> $(VENV)/install.log 2>&1 \
 		&& $(PY) -m pip install -e '.[test]' >> $(VENV)/install.log 2>&1 \
 		|| (grep -v "WARNING: Location" $(VENV)/install.log | tail -n 30; exit 1)
 	@touch $(STAMP)

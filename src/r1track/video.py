@@ -9,9 +9,9 @@ frames its container declares says so (`ended_early`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from PIL import Image, ImageDraw
 
@@ -224,6 +224,28 @@ def open_frames(path: str | Path) -> FrameSource:
     return VideoFile(p)
 
 
+class Drawn(NamedTuple):
+    """A box to draw on an overlay frame."""
+
+    box: tuple[float, float, float, float]
+    """`(x, y, w, h)` in frame pixels."""
+    color: tuple[int, int, int] = (0, 255, 0)
+    label: str | None = None
+    """Written above the box's top-left corner (below it at the frame's top edge)."""
+    solid: bool = True
+    """False: a thinner line (the target not found; the box is held)."""
+
+
+def _label(draw: ImageDraw.ImageDraw, text: str, x: float, y: float, color) -> None:
+    """`text` on a filled tag of `color` at the box's corner, in black or white to be read."""
+    left, top, right, bottom = draw.textbbox((0, 0), text)
+    tag_w, tag_h = right - left + 4, bottom - top + 4
+    ty = y - tag_h if y - tag_h >= 0 else y
+    draw.rectangle([x, ty, x + tag_w, ty + tag_h], fill=color)
+    ink = (0, 0, 0) if sum(color) > 382 else (255, 255, 255)
+    draw.text((x + 2 - left, ty + 2 - top), text, fill=ink)
+
+
 class OverlayWriter:
     """Writes frames with the tracked box drawn on them to an H.264 mp4, one frame at a time.
 
@@ -259,15 +281,25 @@ class OverlayWriter:
         color: tuple[int, int, int] = (0, 255, 0),
     ) -> None:
         """Draw `box_xywh` on a copy of `frame` and append it to the video."""
+        self.write_boxes(frame, [Drawn(box_xywh, color)])
+
+    def write_boxes(self, frame: Image.Image, boxes: Sequence[Drawn]) -> None:
+        """Draw every box (each in its colour, with its label above it) on a copy of `frame`
+        and append it to the video."""
         import av
 
         if self._container is None:
             self._open(frame.size)
         canvas = Image.new("RGB", self._size)
         canvas.paste(frame, (0, 0))
-        x, y, w, h = box_xywh
+        draw = ImageDraw.Draw(canvas)
         thickness = max(2, round(min(frame.size) / 180))
-        ImageDraw.Draw(canvas).rectangle([x, y, x + w, y + h], outline=color, width=thickness)
+        for drawn in boxes:
+            x, y, w, h = drawn.box
+            width = thickness if drawn.solid else max(1, thickness // 2)
+            draw.rectangle([x, y, x + w, y + h], outline=drawn.color, width=width)
+            if drawn.label:
+                _label(draw, drawn.label, x, y, drawn.color)
         for packet in self._stream.encode(av.VideoFrame.from_image(canvas)):
             self._container.mux(packet)
 

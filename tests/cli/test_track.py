@@ -167,8 +167,11 @@ def _bad_inputs(tmp: Path, video: Path, model: Path) -> dict:
         "outside frame": (["track", video, "--bbox", "1000,1000,5,5", *m], "entirely outside"),
         "three numbers": (["track", video, "--bbox", "1,2,3", *m], "four numbers"),
         "not numbers": (["track", video, "--bbox", "a,b,c,d", *m], "four numbers"),
-        "neither": (["track", video, *m], "one of the arguments --bbox --text is required"),
-        "both": (["track", video, "--bbox", "1,1,5,5", "--text", "car", *m], "not allowed with"),
+        "neither": (["track", video, *m], "give the object to track"),
+        "two ids alike": (
+            ["track", video, "--bbox", "a=1,1,5,5", "--text", "a=car", *m],
+            "'a' is given twice",
+        ),
         "not a checkpoint": (
             ["track", video, "--bbox", "1,1,5,5", "--model", no_model],
             "no config.json",
@@ -438,3 +441,65 @@ def test_cli_track_against_a_strict_server(chat_server, synth_video, tmp_path, c
     assert len((out / "boxes.txt").read_text().splitlines()) == len(boxes)
     assert all(nonstandard_fields(b) == [] for b in server.bodies)
     assert "error" not in capsys.readouterr().err
+
+
+def _two_objects_folder(tmp_path, n=6):
+    from tracking.test_objects import two_objects_clip
+
+    frames, left, right = two_objects_clip(n)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        frame.save(folder / f"{i:04d}.png")
+    return folder, left, right
+
+
+def test_track_several_objects_from_boxes_and_ids(chat_server, tmp_path, capsys):
+    """`--bbox ID=...` twice: each object's boxes and records in its folder, one overlay of all,
+    each object on its own target."""
+    from helpers import oracle_server_answer
+    from r1track.video import open_frames
+    from tracking.test_redetect import _iou
+
+    folder, left, right = _two_objects_folder(tmp_path)
+    server = chat_server(oracle_server_answer)
+    out = tmp_path / "out"
+    args = ["track", str(folder), "--bbox", f"car={bbox_flag(left[0])}"]
+    args += ["--bbox", bbox_flag(right[0]), "--model", "m", "--backend", "openai"]
+    args += ["--base-url", server.url, "--crop-size", "112", "--context", "2", "--out", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "tracked 2 objects through 6 frames" in err and "object car:" in err, err
+    # the second box has no id: its place, 2
+    for object_id, truth in (("car", left), ("2", right)):
+        lines = (out / object_id / "boxes.txt").read_text().splitlines()
+        boxes = [[float(v) for v in line.split(",")] for line in lines]
+        assert len(boxes) == 6 and all(_iou(b, t) > 0.8 for b, t in zip(boxes, truth, strict=True))
+        records = (out / object_id / "track.jsonl").read_text().splitlines()
+        assert [json.loads(r)["index"] for r in records] == list(range(6))
+    assert len(list(open_frames(out / "overlay.mp4"))) == 6
+    assert not (out / "boxes.txt").exists()
+    assert len(server.bodies) == 5 * 2  # each object asked once per frame after the first
+
+
+def test_several_objects_bad_input_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    folder, left, right = _two_objects_folder(tmp_path, n=2)
+    a, b = bbox_flag(left[0]), bbox_flag(right[0])
+    model = ["--model", "m", "--backend", "openai", "--base-url", NO_SERVER]
+    cases = {
+        "same id": (["--bbox", f"x={a}", "--text", "x=a white box"], "'x' is given twice"),
+        "id clash": (["--bbox", f"2={a}", "--bbox", b], "'2' is given twice"),
+        "outside among several": (
+            ["--bbox", a, "--bbox", "car=2000,10,5,5"],
+            "--bbox car: box 2000,10,5,5 lies entirely outside",
+        ),
+        "too many": (["--bbox", a, "--bbox", b, "--max-objects", "1"], "limit of 1"),
+        "empty text": (["--bbox", a, "--text", "dog= "], "--text dog: the description is empty"),
+        "none": ([], "give the object to track"),
+    }
+    for name, (flags, message) in cases.items():
+        out = tmp_path / f"out_{name.replace(' ', '_')}"
+        code, err = run_main(["track", str(folder), *flags, *model, "--out", str(out)], capsys)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and message in lines[0], (name, lines)
+        assert not out.exists(), name

@@ -78,6 +78,7 @@ def test_unusable_answers_keep_the_last_frame_space_box(scripted):
         "absent": 0,
         "disagreed": 0,
         "unlike": 0,
+        "failed": 0,
     }
     assert (counts.answers, counts.unparsed, counts.fallbacks) == (5, 1, 3)
     # after three fallbacks the target moved ~70 px; the search window around the last

@@ -82,7 +82,10 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         who = p.add_mutually_exclusive_group(required=True)
         who.add_argument("--model", help=model_help)
         who.add_argument(
-            "--baseline", choices=BASELINES, help="no model: no-motion returns the first box"
+            "--baseline",
+            choices=BASELINES,
+            help="no model: no-motion returns the first box; csrt, kcf, mil are OpenCV's classic "
+            "trackers (the classic extra)",
         )
     else:
         p.add_argument("--model", required=True, help=model_help)

@@ -1,8 +1,12 @@
 """Reference trackers without a model, to put a model's scores in context.
 
 `NoMotionTracker` returns the first box on every frame: the score a tracker gets for not moving.
-It fits `TrackerLike` (`start` / `step_many`), so `run_eval` runs it like a model
-(`r1track eval --baseline no-motion`).
+`ClassicTracker` runs one of OpenCV's classic single-object trackers (CSRT, KCF, MIL; the
+`classic` extra, OpenCV's contrib build): what a user picks instead of a model on a CPU. Both fit
+`TrackerLike` (`start` / `step_many`), so `run_eval` runs them like a model, with the same result
+layout, resume and report (`r1track eval --baseline no-motion|csrt|kcf|mil`). A classic tracker
+that reports failure on a frame keeps its last box (GOT-10k's convention for a tracker that
+gives none), says `visible: false` and `fallback: "failed"`, and goes on from there.
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from r1track.errors import UserError
 from r1track.tracking.steps import as_image, check_init_box
 from r1track.tracking.types import Box, Frame, FrameResult, as_box
 
-BASELINES = ("no-motion",)
+CLASSIC = {"csrt": "TrackerCSRT", "kcf": "TrackerKCF", "mil": "TrackerMIL"}
+"""The classic baselines: name -> OpenCV class (`cv2.<class>.create()`)."""
+BASELINES = ("no-motion", *CLASSIC)
 
 
 @dataclass
@@ -58,7 +67,95 @@ class NoMotionTracker:
         return results
 
 
-def load_baseline(name: str) -> NoMotionTracker:
-    if name != "no-motion":
-        raise UserError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
-    return NoMotionTracker()
+@dataclass
+class ClassicState:
+    """A classic track: OpenCV's tracker object, the last box, frames seen."""
+
+    tracker: Any
+    box: Box
+    frame_index: int = 0
+
+
+class ClassicTracker:
+    """One of OpenCV's classic trackers (`CLASSIC`), one object per track, run on the CPU."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._cv2 = _opencv(name)
+
+    def start(
+        self,
+        frame: Frame,
+        bbox: Sequence[float] | None = None,
+        text: str | None = None,
+    ) -> tuple[ClassicState, FrameResult]:
+        t0 = time.perf_counter()
+        if bbox is None:
+            raise UserError(f"the {self.name} baseline starts from a box only (use --init bbox)")
+        frame = as_image(frame)
+        box = check_init_box(bbox, frame.size)
+        tracker = getattr(self._cv2, CLASSIC[self.name]).create()
+        tracker.init(_bgr(frame), _pixel_rect(box, frame.size))
+        state = ClassicState(tracker, as_box(box))
+        first = FrameResult(index=0, box=state.box)
+        first.seconds = time.perf_counter() - t0
+        return state, first
+
+    def step_many(
+        self, states: Sequence[ClassicState], frames: Sequence[Frame]
+    ) -> list[FrameResult]:
+        if len(states) != len(frames):
+            raise ValueError(f"{len(states)} tracks but {len(frames)} frames")
+        results = []
+        for state, frame in zip(states, frames, strict=True):
+            t0 = time.perf_counter()
+            state.frame_index += 1
+            try:
+                found, rect = state.tracker.update(_bgr(as_image(frame)))
+            except self._cv2.error:  # e.g. KCF on a box that shrank to nothing
+                found, rect = False, None
+            if found and rect[2] > 0 and rect[3] > 0:
+                state.box = as_box(rect)
+            result = FrameResult(index=state.frame_index, box=state.box)
+            if not (found and rect[2] > 0 and rect[3] > 0):
+                result.fallback, result.visible = "failed", False
+            result.seconds = time.perf_counter() - t0
+            results.append(result)
+        return results
+
+
+def _opencv(name: str):
+    """`cv2` with the class the baseline needs, or one line saying how to get it."""
+    hint = "pip install 'r1track[classic]' (OpenCV's contrib build, opencv-contrib-python-headless)"
+    try:
+        import cv2
+    except ImportError:
+        raise UserError(f"--baseline {name} needs OpenCV: {hint}") from None
+    if not hasattr(cv2, CLASSIC[name]):
+        raise UserError(
+            f"--baseline {name} needs OpenCV's contrib modules (this OpenCV {cv2.__version__} "
+            f"has no {CLASSIC[name]}): {hint}"
+        )
+    return cv2
+
+
+def _bgr(frame) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(frame)[..., ::-1])
+
+
+def _pixel_rect(box, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A float `(x, y, w, h)` as the whole-pixel rectangle OpenCV's trackers take, inside the
+    frame and at least a pixel wide."""
+    width, height = frame_size
+    x0, y0 = max(0, round(box[0])), max(0, round(box[1]))
+    x1 = min(width, max(x0 + 1, round(box[0] + box[2])))
+    y1 = min(height, max(y0 + 1, round(box[1] + box[3])))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def load_baseline(name: str) -> NoMotionTracker | ClassicTracker:
+    if name == "no-motion":
+        return NoMotionTracker()
+    if name in CLASSIC:
+        return ClassicTracker(name)
+    raise UserError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")

@@ -382,6 +382,14 @@ class Tracker:
 
     # -- whole videos -------------------------------------------------------------------------
 
+    def track_objects(self, frames: Iterable[Frame], targets: Sequence) -> Iterator:
+        """Track several objects through `frames` in one pass (`tracking/objects.py`): each
+        frame decoded once, every object's request in one batched call; yields an
+        `ObjectsFrame` (every object's `FrameResult` by id) per frame. `targets`: `Target`s."""
+        from r1track.tracking.objects import run_objects
+
+        yield from run_objects(self, frames, targets)
+
     def track(
         self,
         frames: Iterable[Frame],

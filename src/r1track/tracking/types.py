@@ -29,12 +29,14 @@ FALLBACK_REASONS = (
     "absent",
     "disagreed",
     "unlike",
+    "failed",
 )
 """Why a frame's answer was not used (`FrameResult.fallback`); `unconfident`: a usable answer
 below `TrackerConfig.min_confidence`; `absent`: the model said the target is not there
 (`prompts.ABSENT_ANSWER`); `disagreed`: fewer test-time views agreed than
 `TrackerConfig.min_agreement` asks; `unlike`: the box looks less like the target than
-`TrackerConfig.min_likeness` asks."""
+`TrackerConfig.min_likeness` asks; `failed`: a classic baseline (`tracking/baselines.py`) reported
+that it lost the target."""
 
 
 def as_box(values: Iterable[float]) -> Box:
