@@ -4,6 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 R1 := $(VENV)/bin/r1track
+CHROMIUM := /usr/bin/chromium
 STAMP := $(VENV)/.r1track-installed
 
 .PHONY: install demo test lint bench clean nano nano-eval nano-absent
@@ -39,9 +40,16 @@ endif
 		--model $(DEMO_MODEL) --out demo_out
 	@echo "overlay: demo_out/overlay.mp4  boxes: demo_out/boxes.txt  per-frame records: demo_out/track.jsonl"
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
+
+# The app's browser tests drive Debian's Chromium (never a browser downloaded at run time).
+# Without apt-get (or root) they fail and say so; R1TRACK_NO_BROWSER=1 skips them.
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests (log: /tmp/r1track-apt.log)"
+	@(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		> /tmp/r1track-apt.log 2>&1 || echo "r1track: could not install chromium (see the log)"
 
 # r1track-nano from scratch on this CPU: data -> vision warm-up -> SFT stages A-F -> GRPO -> bundle.
 # Every step is skipped when its output exists and training resumes from its last checkpoint,

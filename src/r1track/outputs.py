@@ -90,12 +90,17 @@ class ObjectsWriter:
     one `<out>/overlay.mp4` with all of them. With a single object, `TrackWriter`'s layout."""
 
     def __init__(
-        self, out_dir: str | Path, ids: list[str], fps: float | None = None, overlay: bool = True
+        self,
+        out_dir: str | Path,
+        ids: list[str],
+        fps: float | None = None,
+        overlay: bool = True,
+        nested: bool = False,
     ):
+        """`nested`: a folder per object even for a single one (the app's layout)."""
         self.out_dir = Path(out_dir)
         self.ids = list(ids)
-        self._single = len(self.ids) == 1
-        if self._single:
+        if len(self.ids) == 1 and not nested:
             self._tracks = {self.ids[0]: TrackWriter(self.out_dir, fps, overlay)}
             self._overlay = None
         else:

@@ -11,7 +11,7 @@ import errno
 import re
 import sys
 
-from r1track.cli import data, dev, evaluate, track, train
+from r1track.cli import app, data, dev, evaluate, track, train
 from r1track.cli.common import _error_message, _tracker_config
 from r1track.errors import R1TrackError, UserError, shorten
 from r1track.interrupts import Terminated
@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="r1track", description="Visual object tracking with a multimodal LLM.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (track, evaluate, data, train, dev):  # the order `r1track --help` lists them
+    for group in (track, evaluate, data, train, dev, app):  # the order `r1track --help` lists them
         group.add_parser(commands)
     return parser
 

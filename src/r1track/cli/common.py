@@ -7,7 +7,7 @@ import argparse
 import math
 from pathlib import Path
 
-from r1track.errors import ConfigError, UserError, shorten
+from r1track.errors import ConfigError, UserError
 
 # Qwen-VL's processors resize every image to sides that are multiples of 28 (patch 14 x merge 2):
 # an image budget below one such square cannot hold an image.
@@ -15,18 +15,9 @@ MIN_MAX_PIXELS = 28 * 28
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
-    parts = text.replace(" ", "").split(",")
-    if "" in parts and len(parts) > 1:
-        raise UserError(f"--bbox {shorten(text)}: an empty field; expected X,Y,W,H")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        raise UserError(f"--bbox {shorten(text)}: expected four numbers X,Y,W,H") from None
-    if len(values) != 4:
-        raise UserError(f"--bbox {shorten(text)}: expected four numbers X,Y,W,H, got {len(values)}")
-    if not all(math.isfinite(v) for v in values):
-        raise UserError(f"--bbox {shorten(text)}: expected four finite numbers X,Y,W,H")
-    return values  # type: ignore[return-value]
+    from r1track.tracking.steps import parse_xywh
+
+    return parse_xywh(text, "--bbox")
 
 
 def _check_model_args(args: argparse.Namespace) -> None:

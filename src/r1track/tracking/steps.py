@@ -4,13 +4,14 @@ the size damping of a new box. No state, no backend."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
 
 from r1track.backends.base import confidence_of
-from r1track.errors import UserError
+from r1track.errors import UserError, shorten
 from r1track.geometry import (
     CropWindow,
     area_xyxy,
@@ -109,3 +110,21 @@ def read_answer(
     if frame_box[2] - frame_box[0] < 1 or frame_box[3] - frame_box[1] < 1:
         return np.zeros(4), True, "outside_frame"
     return frame_box, True, None
+
+
+def parse_xywh(text: str, label: str = "box") -> tuple[float, float, float, float]:
+    """`x,y,w,h` typed by a user -> four finite floats; `UserError` naming `label` (a flag,
+    or "box") otherwise."""
+    parts = text.replace(" ", "").split(",")
+    if "" in parts and len(parts) > 1:
+        raise UserError(f"{label} {shorten(text)}: an empty field; expected X,Y,W,H")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise UserError(f"{label} {shorten(text)}: expected four numbers X,Y,W,H") from None
+    if len(values) != 4:
+        got = len(values)
+        raise UserError(f"{label} {shorten(text)}: expected four numbers X,Y,W,H, got {got}")
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"{label} {shorten(text)}: expected four finite numbers X,Y,W,H")
+    return values  # type: ignore[return-value]
