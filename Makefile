@@ -47,9 +47,10 @@ test: $(STAMP) $(CHROMIUM)
 # The app's browser tests drive Debian's Chromium (never a browser downloaded at run time).
 # Without apt-get (or root) they fail and say so; R1TRACK_NO_BROWSER=1 skips them.
 $(CHROMIUM):
-	@echo "installing Debian's chromium for the browser tests (log: /tmp/r1track-apt.log)"
-	@(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		> /tmp/r1track-apt.log 2>&1 || echo "r1track: could not install chromium (see the log)"
+	@test "$$R1TRACK_NO_BROWSER" = 1 || ( \
+		echo "installing Debian's chromium for the browser tests (log: /tmp/r1track-apt.log)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		> /tmp/r1track-apt.log 2>&1 || echo "r1track: could not install chromium (see the log)")
 
 # r1track-nano from scratch on this CPU: data -> vision warm-up -> SFT stages A-F -> GRPO -> bundle.
 # Every step is skipped when its output exists and training resumes from its last checkpoint,

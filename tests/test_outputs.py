@@ -56,3 +56,14 @@ def test_ctrl_c_inside_the_overlay_encoder_finishes_that_frame_everywhere(
         writer.close()
     assert writer.frames == 4
     assert outputs_agree(tmp_path) == 4
+
+
+def test_a_record_has_likeness_only_when_the_check_is_on():
+    """With `min_likeness` off, track.jsonl records are what they were before it existed."""
+    from r1track.tracking.types import FrameResult
+
+    off = FrameResult(index=3, box=(1.0, 2.0, 3.0, 4.0)).record()
+    on = FrameResult(index=3, box=(1.0, 2.0, 3.0, 4.0), likeness=0.912345).record()
+    assert "likeness" not in off and on["likeness"] == 0.9123
+    assert FrameResult.from_record(on).likeness == 0.9123
+    assert FrameResult.from_record(off).likeness is None

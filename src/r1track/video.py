@@ -236,14 +236,19 @@ class Drawn(NamedTuple):
     """False: a thinner line (the target not found; the box is held)."""
 
 
-def _label(draw: ImageDraw.ImageDraw, text: str, x: float, y: float, color) -> None:
-    """`text` on a filled tag of `color` at the box's corner, in black or white to be read."""
+def _label(
+    draw: ImageDraw.ImageDraw, text: str, x: float, y: float, color, size: tuple[int, int]
+) -> None:
+    """`text` on a filled tag of `color` at the box's corner (above it, else inside it), kept
+    inside the frame of `size`, in black or white to be read."""
     left, top, right, bottom = draw.textbbox((0, 0), text)
     tag_w, tag_h = right - left + 4, bottom - top + 4
     ty = y - tag_h if y - tag_h >= 0 else y
-    draw.rectangle([x, ty, x + tag_w, ty + tag_h], fill=color)
+    tx = min(max(0.0, x), size[0] - tag_w)
+    ty = min(max(0.0, ty), size[1] - tag_h)
+    draw.rectangle([tx, ty, tx + tag_w, ty + tag_h], fill=color)
     ink = (0, 0, 0) if sum(color) > 382 else (255, 255, 255)
-    draw.text((x + 2 - left, ty + 2 - top), text, fill=ink)
+    draw.text((tx + 2 - left, ty + 2 - top), text, fill=ink)
 
 
 class OverlayWriter:
@@ -299,7 +304,7 @@ class OverlayWriter:
             width = thickness if drawn.solid else max(1, thickness // 2)
             draw.rectangle([x, y, x + w, y + h], outline=drawn.color, width=width)
             if drawn.label:
-                _label(draw, drawn.label, x, y, drawn.color)
+                _label(draw, drawn.label, x, y, drawn.color, frame.size)
         for packet in self._stream.encode(av.VideoFrame.from_image(canvas)):
             self._container.mux(packet)
 

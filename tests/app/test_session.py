@@ -117,3 +117,26 @@ def test_sessions_do_not_share_folders_and_closing_removes_one(tmp_path, clip):
     a.load_video(path, AppLimits())
     a.close()
     assert not a.dir.exists() and b.dir.exists()
+
+
+def test_a_session_closed_during_a_run_goes_when_the_run_ends(tmp_path, clip, scripted):
+    """Gradio may drop a session's state while its run is still writing: the folder stays until
+    the run is done, then goes."""
+    path, left, _ = clip
+    session = Session.new(tmp_path, AppLimits())
+    session.load_video(path, AppLimits())
+    session.add(",".join(f"{v:g}" for v in left[0]), "", "a")
+    tracker = Tracker(
+        scripted(white_blob_oracle),
+        TrackerConfig(crop_size=112, template_factor=2.0, search_factor=2.0),
+    )
+    still_there = []
+
+    def progress(done, total):
+        if done == 2:
+            session.close()  # the page went away mid-run
+        still_there.append(session.dir.exists())
+
+    session.track(tracker, progress)
+    assert all(still_there) and len(still_there) == 5
+    assert not session.dir.exists()

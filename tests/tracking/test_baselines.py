@@ -130,3 +130,18 @@ def test_a_classic_baseline_runs_through_eval_and_needs_contrib(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "r1track[classic]" in err[0] and "TrackerKCF" in err[0], err
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("name", ["csrt", "kcf", "mil"])
+def test_a_tiny_first_box_starts_a_classic_tracker(name):
+    """MIL's init never returns on a box of a few pixels and CSRT's raises on 1x1: the first box
+    grows to `MIN_SIDE` about its centre, inside the frame."""
+    pytest.importorskip("cv2")
+    from r1track.tracking.baselines import MIN_SIDE, _pixel_rect, load_baseline
+
+    frames, _ = _textured_clip(n=2)
+    tracker = load_baseline(name)
+    state, _ = tracker.start(frames[0], bbox=(0.2, 0.4, 1, 2))
+    assert tracker.step_many([state], [frames[1]])[0].index == 1
+    assert _pixel_rect((0.2, 0.4, 1, 2), (160, 120)) == (0, 0, MIN_SIDE, MIN_SIDE)
+    assert _pixel_rect((158, 119, 2, 1), (160, 120)) == (152, 112, MIN_SIDE, MIN_SIDE)

@@ -145,3 +145,33 @@ def test_the_overlay_draws_every_object_in_its_colour_with_its_id(tmp_path):
         pixel = shown[0][y + h // 2, x + 1].astype(int)
         assert np.abs(pixel - np.array(colour)).max() < 70, (pixel, colour)
     assert not (tmp_path / "boxes.txt").exists()  # several objects: a folder each
+
+
+def test_a_bad_frame_is_the_videos_fault_not_an_objects(scripted):
+    """An error of the shared frame source is raised as it is (a `UserError`: exit 2 at the
+    command line), not blamed on whichever object read the frame first."""
+    frames, left, right = two_objects_clip(n=4)
+
+    def source():
+        yield from frames[:2]
+        raise UserError("frame 3: 200x96 pixels, the others 480x160")
+
+    targets = [Target("a", bbox=left[0]), Target("b", bbox=right[0])]
+    with pytest.raises(UserError) as info:
+        list(Tracker(scripted(white_blob_oracle), _config()).track_objects(source(), targets))
+    assert not isinstance(info.value, ObjectError) and str(info.value).startswith("frame 3")
+
+
+def test_an_objects_refused_input_stays_a_user_error_and_names_it(scripted):
+    from r1track.tracking.objects import ObjectInputError
+
+    frames, left, _ = two_objects_clip(n=2)
+    targets = [Target("a", bbox=left[0]), Target("far", bbox=(5000, 10, 5, 5))]
+    with pytest.raises(ObjectInputError, match="object far: box 5000,10,5,5 lies entirely") as info:
+        list(Tracker(scripted(white_blob_oracle), _config()).track_objects(frames, targets))
+    assert isinstance(info.value, UserError)
+
+
+def test_ids_that_differ_only_in_case_are_one_folder():
+    with pytest.raises(UserError, match="given twice"):
+        check_targets([Target("Car", bbox=(1, 1, 5, 5)), Target("car", bbox=(9, 9, 5, 5))])

@@ -58,6 +58,9 @@ class Session:
     """The first click of a box being drawn (two clicks: two corners)."""
     runs: int = 0
     max_objects: int = AppLimits.max_objects
+    busy: bool = False
+    """A run is writing into the folder: `close` waits for its end."""
+    closing: bool = False
 
     @classmethod
     def new(cls, root: Path, limits: AppLimits) -> Session:
@@ -65,6 +68,10 @@ class Session:
         return cls(dir=folder, max_objects=limits.max_objects)
 
     def close(self) -> None:
+        """Remove the session's folder; during a run, as soon as the run ends."""
+        if self.busy:
+            self.closing = True
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- the video ------------------------------------------------------------------------------
@@ -157,7 +164,7 @@ class Session:
                 x, y, w, h = t.bbox
                 colour = OBJECT_COLOURS[n % len(OBJECT_COLOURS)]
                 draw.rectangle([x, y, x + w, y + h], outline=colour, width=2)
-                draw.text((x + 2, y + 2), t.id, fill=colour)
+                draw.text((max(0, x) + 2, max(0, y) + 2), t.id, fill=colour)
         if self.corner is not None:
             cx, cy = self.corner
             draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], outline=(255, 255, 0), width=2)
@@ -186,10 +193,19 @@ class Session:
         self.runs += 1
         out = self.dir / f"run-{self.runs}-{uuid.uuid4().hex[:6]}"
         ids = [t.id for t in self.targets]
+        self.busy = True
+        try:
+            return self._run(tracker, out, ids, progress)
+        finally:
+            self.busy = False
+            if self.closing:  # the page went away meanwhile
+                self.close()
+
+    def _run(self, tracker, out: Path, ids: list[str], progress) -> tuple[Path, list[Path]]:
         source = open_frames(self.video)
         writer = None
         try:
-            for step in run_objects(tracker, source, self.targets):
+            for step in run_objects(tracker, source, list(self.targets)):
                 if writer is None:
                     writer = ObjectsWriter(out, ids, fps=source.fps, overlay=True, nested=True)
                 writer.write(step.frame, step.results)

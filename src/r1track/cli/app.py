@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from r1track.errors import UserError
+from r1track.interrupts import Terminated, sigterm_raises
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -24,12 +25,12 @@ def _demo_clip() -> Path | None:
 def _loaders(args: argparse.Namespace) -> dict:
     """Model name in the page -> how to make its tracker (called on first use)."""
     from r1track.backends import load_backend
-    from r1track.models import resolve_model
+    from r1track.models import resolve_checkpoint
     from r1track.tracking import Tracker, TrackerConfig
 
     loaders = {}
     for model in ["nano", *(args.model or [])]:
-        path = resolve_model(model)  # a missing checkpoint is refused now, not in the page
+        path = resolve_checkpoint(model)  # a missing checkpoint is refused now, not in the page
         loaders[model] = lambda p=path: Tracker(load_backend("hf", p, device=args.device))
     for url in args.base_url or []:
         if not args.served_model:
@@ -73,19 +74,22 @@ def _cmd_app(args: argparse.Namespace) -> int:
         )
     page.queue(default_concurrency_limit=1)
     print(f"r1track app on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
-    try:
-        page.launch(
-            server_name=args.host,
-            server_port=args.port,
-            max_file_size=f"{args.max_upload_mb:g}mb",
-            allowed_paths=[str(root)],
-            show_error=False,
-            quiet=True,
-        )
-    except OSError as exc:
-        raise UserError(
-            f"cannot listen on {args.host}:{args.port} ({exc}); use another --port"
-        ) from None
+    with sigterm_raises():  # SIGTERM ends it through atexit too: its folder goes
+        try:
+            page.launch(
+                server_name=args.host,
+                server_port=args.port,
+                max_file_size=f"{args.max_upload_mb:g}mb",
+                show_error=False,
+                quiet=True,
+            )
+        except OSError as exc:
+            raise UserError(
+                f"cannot listen on {args.host}:{args.port} ({exc}); use another --port"
+            ) from None
+        except Terminated:
+            page.close()
+            return Terminated.exit_code
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from r1track.errors import UserError
+from r1track.errors import R1TrackError, UserError
 from r1track.tracking.steps import as_image, check_init_box
 from r1track.tracking.types import Box, Frame, FrameResult, as_box
 
@@ -95,7 +95,10 @@ class ClassicTracker:
         frame = as_image(frame)
         box = check_init_box(bbox, frame.size)
         tracker = getattr(self._cv2, CLASSIC[self.name]).create()
-        tracker.init(_bgr(frame), _pixel_rect(box, frame.size))
+        try:
+            tracker.init(_bgr(frame), _pixel_rect(box, frame.size))
+        except self._cv2.error as exc:
+            raise R1TrackError(f"OpenCV's {self.name} could not start: {exc}") from None
         state = ClassicState(tracker, as_box(box))
         first = FrameResult(index=0, box=state.box)
         first.seconds = time.perf_counter() - t0
@@ -143,14 +146,33 @@ def _bgr(frame) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(frame)[..., ::-1])
 
 
+MIN_SIDE = 8
+"""OpenCV's trackers start on at least this many pixels a side (MIL's `init` never returns on a
+box of ~20 square pixels, CSRT's raises on 1x1): a smaller first box grows about its centre."""
+
+
 def _pixel_rect(box, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """A float `(x, y, w, h)` as the whole-pixel rectangle OpenCV's trackers take, inside the
-    frame and at least a pixel wide."""
+    """A float `(x, y, w, h)` as the whole-pixel rectangle OpenCV's trackers take: inside the
+    frame, at least `MIN_SIDE` a side (or the frame's side, if smaller).
+
+    >>> _pixel_rect((10.4, 20.6, 30.2, 40.0), (640, 480)), _pixel_rect((100, 50, 1, 2), (640, 480))
+    ((10, 21, 31, 40), (96, 47, 8, 8))
+    """
     width, height = frame_size
     x0, y0 = max(0, round(box[0])), max(0, round(box[1]))
-    x1 = min(width, max(x0 + 1, round(box[0] + box[2])))
-    y1 = min(height, max(y0 + 1, round(box[1] + box[3])))
+    x1, y1 = min(width, round(box[0] + box[2])), min(height, round(box[1] + box[3]))
+    x0, x1 = _at_least(x0, x1, min(MIN_SIDE, width), width)
+    y0, y1 = _at_least(y0, y1, min(MIN_SIDE, height), height)
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _at_least(low: int, high: int, side: int, extent: int) -> tuple[int, int]:
+    """`[low, high)` grown about its centre to `side`, kept inside `[0, extent)`."""
+    if high - low >= side:
+        return low, high
+    low = round((low + high) / 2 - side / 2)
+    low = min(max(0, low), extent - side)
+    return low, low + side
 
 
 def load_baseline(name: str) -> NoMotionTracker | ClassicTracker:

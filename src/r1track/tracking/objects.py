@@ -45,11 +45,34 @@ class ObjectsFrame:
 
 
 class ObjectError(R1TrackError):
-    """One object's track failed (its grounding, a frame, the model); names the object."""
+    """One object's track failed (its grounding, the model); names the object."""
 
     def __init__(self, target_id: str, error: R1TrackError):
         super().__init__(f"object {target_id}: {error}")
         self.target_id, self.error = target_id, error
+
+
+class ObjectInputError(ObjectError, UserError):
+    """An object's start refused the user's input (its box): a user error, named."""
+
+
+class _Watched:
+    """The shared frame source, remembering an error it raised: a bad frame is the video's
+    fault, not the fault of the object whose track happened to read it first."""
+
+    def __init__(self, frames: Iterable[Frame]):
+        self._frames = iter(frames)
+        self.error: R1TrackError | None = None
+
+    def __iter__(self) -> _Watched:
+        return self
+
+    def __next__(self) -> Frame:
+        try:
+            return next(self._frames)
+        except R1TrackError as exc:
+            self.error = exc
+            raise
 
 
 def check_targets(targets: Sequence[Target], max_objects: int = MAX_OBJECTS) -> None:
@@ -67,9 +90,9 @@ def check_targets(targets: Sequence[Target], max_objects: int = MAX_OBJECTS) -> 
                 f"object id {shorten(t.id)!r}: use 1-32 letters, digits, '-' or '_' "
                 "(it names the object's results folder)"
             )
-        if t.id in seen:
+        if t.id.casefold() in seen:  # Car and car would share a folder on macOS and Windows
             raise UserError(f"object id {t.id!r} is given twice; each object needs its own id")
-        seen.add(t.id)
+        seen.add(t.id.casefold())
         if (t.bbox is None) == (t.text is None):
             raise UserError(f"object {t.id}: give exactly one of a box or a text description")
 
@@ -80,11 +103,14 @@ def run_objects(
     """Track every target through `frames` together, yielding one `ObjectsFrame` per frame.
 
     An object whose track fails (its description is not found, the model fails) stops the run
-    with an `ObjectError` naming it: the objects share their frames, so one cannot go on alone
-    without the others' frames piling up.
+    with an `ObjectError` naming it (an `ObjectInputError`, also a `UserError`, for a refused
+    input): the objects share their frames, so one cannot go on alone without the others'
+    frames piling up. An error of the frame source (a bad frame) and any error of a single
+    object's run are raised as they are.
     """
     check_targets(targets, max_objects=len(targets))
-    branches = itertools.tee(iter(frames), len(targets))
+    source = _Watched(frames)
+    branches = itertools.tee(source, len(targets))
     jobs = [
         TrackJob(branch, bbox=t.bbox, text=t.text, name=t.id)
         for t, branch in zip(targets, branches, strict=True)
@@ -94,7 +120,10 @@ def run_objects(
     frames_by_index: dict[int, Frame] = {}
     for event in run_tracks(tracker, jobs, batch=len(jobs)):
         if event.error is not None:
-            raise ObjectError(event.job.name, event.error) from event.error
+            if event.error is source.error or len(targets) == 1:
+                raise event.error
+            kind = ObjectInputError if isinstance(event.error, UserError) else ObjectError
+            raise kind(event.job.name, event.error) from event.error
         if event.result is None:
             continue
         index = event.result.index

@@ -328,12 +328,13 @@ class Tracker:
             for w in ws
         ]
         answers = iter(self.backend.generate(requests))
-        found = []  # (state, frame, result, frame box xyxy, answer, confidence)
+        found = []  # (state, frame, result, frame box xyxy, answer, confidence, likeness)
         for state, frame, ws, result in zip(states, frames, windows, results, strict=True):
             own = [next(answers) for _ in ws]
             reads = [read_answer(a, w, frame.size) for a, w in zip(own, ws, strict=True)]
             confidences = [confidence(a) for a in own]
             usable = [fallback is None for _, _, fallback in reads]
+            alike: list[float | None] = [None] * len(ws)
             if state.appearance is None:
                 best = best_candidate(confidences, usable, cfg.min_confidence)
             else:  # the most alike of the confident enough
@@ -347,26 +348,33 @@ class Tracker:
                     for (box, _, _), ok in zip(reads, usable, strict=True)
                 ]
                 best = best_candidate(alike, usable, cfg.min_likeness)
-                if best is not None:
-                    result.likeness = alike[best]
             if best is not None:
-                found.append((state, frame, result, reads[best][0], own[best], confidences[best]))
+                found.append(
+                    (
+                        state,
+                        frame,
+                        result,
+                        reads[best][0],
+                        own[best],
+                        confidences[best],
+                        alike[best],
+                    )
+                )
         if cfg.redetect_verify and found:
             found = self._verified(found)
-        for state, _, result, box, answer, score in found:
+        for state, _, result, box, answer, score, alike_score in found:
             state.box = xyxy_to_xywh(box)
             result.box, result.answer, result.parsed = as_box(state.box), answer, True
             result.fallback, result.visible, result.redetected = None, True, True
-            result.confidence = score
+            result.confidence, result.likeness = score, alike_score
 
     def _verified(self, found: list[tuple]) -> list[tuple]:
         """`redetect_verify`: each re-detected box asked about again in an ordinary search crop
         around it (one batched call); kept, with that answer's box, only when the model finds
-        the target there again, overlapping (IoU >= 0.5)."""
+        the target there again, overlapping (IoU >= 0.5), and (with `min_likeness`) alike."""
         cfg = self.config
         windows = [
-            crop_window(xyxy_to_xywh(box), cfg.search_factor, cfg.crop_size)
-            for _, _, _, box, _, _ in found
+            crop_window(xyxy_to_xywh(entry[3]), cfg.search_factor, cfg.crop_size) for entry in found
         ]
         requests = [
             self._track_request(state, self._seen(crop_image(frame, window, cfg.resize)))
@@ -375,9 +383,14 @@ class Tracker:
         kept = []
         answers = self.backend.generate(requests)
         for entry, window, answer in zip(found, windows, answers, strict=True):
-            box, _, fallback = read_answer(answer, window, entry[1].size)
-            if fallback is None and float(iou_xyxy(box, entry[3])) >= 0.5:
-                kept.append((*entry[:3], box, answer, confidence(answer)))
+            state, frame = entry[0], entry[1]
+            box, _, fallback = read_answer(answer, window, frame.size)
+            if fallback is not None or float(iou_xyxy(box, entry[3])) < 0.5:
+                continue
+            alike = self._likeness(state, frame, xyxy_to_xywh(box))
+            if alike is not None and alike < cfg.min_likeness:
+                continue
+            kept.append((*entry[:3], box, answer, confidence(answer), alike))
         return kept
 
     # -- whole videos -------------------------------------------------------------------------

@@ -82,7 +82,9 @@ class FrameResult:
         rec["box"] = [round(float(v), 4) for v in self.box]
         rec["model_seconds"] = round(self.model_seconds, 6)
         rec["seconds"] = round(self.seconds, 6)
-        if self.likeness is not None:
+        if self.likeness is None:  # the setting is off: records as they were before it
+            del rec["likeness"]
+        else:
             rec["likeness"] = round(self.likeness, 4)
         return rec
 
