@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 R1 := $(VENV)/bin/r1track
 CHROMIUM := /usr/bin/chromium
+APP_VENV := .venv-app
+APP_STAMP := $(APP_VENV)/.r1track-installed
 STAMP := $(VENV)/.r1track-installed
 
 .PHONY: install demo test lint bench clean nano nano-eval nano-absent
@@ -40,9 +42,19 @@ endif
 		--model $(DEMO_MODEL) --out demo_out
 	@echo "overlay: demo_out/overlay.mp4  boxes: demo_out/boxes.txt  per-frame records: demo_out/track.jsonl"
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(APP_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
+
+# The app (Gradio, the app extra) in its own environment: Gradio pins pillow<13, and the main
+# environment keeps the Pillow that `data synth`'s pixels were made with.
+$(APP_STAMP): pyproject.toml
+	@test -x $(APP_VENV)/bin/python || python3 -m venv $(APP_VENV)
+	@echo "installing the app extra into $(APP_VENV) (log: $(APP_VENV)/install.log)"
+	@$(APP_VENV)/bin/python -m pip install torch==2.13.0 > $(APP_VENV)/install.log 2>&1 \
+		&& $(APP_VENV)/bin/python -m pip install -e '.[app]' >> $(APP_VENV)/install.log 2>&1 \
+		|| (grep -v "WARNING: Location" $(APP_VENV)/install.log | tail -n 30; exit 1)
+	@touch $(APP_STAMP)
 
 # The app's browser tests drive Debian's Chromium (never a browser downloaded at run time).
 # Without apt-get (or root) they fail and say so; R1TRACK_NO_BROWSER=1 skips them.

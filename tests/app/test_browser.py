@@ -3,8 +3,9 @@ no browser is downloaded): load the page, upload the bundled clip, draw a box wi
 track, and check the overlay and the boxes the page hands back; then a bad upload, and a second
 user who does not see the first one's results.
 
-Needs /usr/bin/chromium (`make test` installs Debian's package when it is missing); set
-R1TRACK_NO_BROWSER=1 to skip on a machine without one.
+Needs /usr/bin/chromium (`make test` installs Debian's package when it is missing) and an
+environment with the `app` extra: `.venv-app` (`make test` builds it: Gradio pins pillow<13, so it
+stays out of the main one), or `R1TRACK_APP_PYTHON`. R1TRACK_NO_BROWSER=1 skips these tests.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -35,14 +35,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _app_python() -> str:
+    """The Python of an environment with the `app` extra."""
+    given = os.environ.get("R1TRACK_APP_PYTHON") or str(REPO / ".venv-app" / "bin" / "python")
+    if not Path(given).exists():
+        pytest.fail(f"{given} is missing: make test builds .venv-app (the app extra)")
+    return given
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
+    if os.environ.get("R1TRACK_NO_BROWSER") == "1":
+        pytest.skip("R1TRACK_NO_BROWSER=1")
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
-                sys.executable,
+                _app_python(),
                 "-m",
                 "r1track.cli",
                 "app",

@@ -106,7 +106,9 @@ def build_app(
         except R1TrackError as exc:
             return session, None, None, _refused(exc)
         names = ", ".join(t.id for t in session.targets)
-        status = f"tracked {names} through {session.frames} frames with {model_name}"
+        count = len(session.targets)
+        what = f"{count} object{'s' if count > 1 else ''} ({names})"
+        status = f"tracked {what} through {session.frames} frames with {model_name}"
         return session, str(overlay), [str(f) for f in files], _ok(status)
 
     with gr.Blocks(title="r1track", delete_cache=(600, SESSION_TTL)) as page:
