@@ -50,7 +50,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
     try:
-        import gradio  # noqa: F401
+        from gradio import Blocks  # noqa: F401
     except ImportError:
         raise UserError("r1track app needs Gradio: pip install 'r1track[app]'") from None
     from r1track.app.session import AppLimits
