@@ -236,6 +236,22 @@ class Drawn(NamedTuple):
     """False: a thinner line (the target not found; the box is held)."""
 
 
+def draw_boxes(
+    image: Image.Image, boxes: Sequence[Drawn], frame_size: tuple[int, int] | None = None
+) -> None:
+    """Draw every box on `image` in place: its colour, a line as thick as the frame is large
+    (thinner when not `solid`), its label on a tag kept inside `frame_size` (the image's)."""
+    size = frame_size or image.size
+    draw = ImageDraw.Draw(image)
+    thickness = max(2, round(min(size) / 180))
+    for drawn in boxes:
+        x, y, w, h = drawn.box
+        width = thickness if drawn.solid else max(1, thickness // 2)
+        draw.rectangle([x, y, x + w, y + h], outline=drawn.color, width=width)
+        if drawn.label:
+            _label(draw, drawn.label, x, y, drawn.color, size)
+
+
 def _label(
     draw: ImageDraw.ImageDraw, text: str, x: float, y: float, color, size: tuple[int, int]
 ) -> None:
@@ -297,14 +313,7 @@ class OverlayWriter:
             self._open(frame.size)
         canvas = Image.new("RGB", self._size)
         canvas.paste(frame, (0, 0))
-        draw = ImageDraw.Draw(canvas)
-        thickness = max(2, round(min(frame.size) / 180))
-        for drawn in boxes:
-            x, y, w, h = drawn.box
-            width = thickness if drawn.solid else max(1, thickness // 2)
-            draw.rectangle([x, y, x + w, y + h], outline=drawn.color, width=width)
-            if drawn.label:
-                _label(draw, drawn.label, x, y, drawn.color, frame.size)
+        draw_boxes(canvas, boxes, frame.size)
         for packet in self._stream.encode(av.VideoFrame.from_image(canvas)):
             self._container.mux(packet)
 

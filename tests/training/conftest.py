@@ -13,19 +13,24 @@ from r1track.training.data import BuildConfig, build_dataset
 from r1track.training.sampling import SamplingConfig
 
 
-@pytest.fixture(scope="session")
-def built(got_train, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ds") / "data"
+def _build(got_train, tmp_path_factory, folder: str, num_samples: int, sizes) -> Path:
+    """A small dataset of the GOT-10k train fixture, with a validation split."""
+    out = tmp_path_factory.mktemp(folder) / "data"
     config = BuildConfig(
         "got10k",
         str(got_train),
         "train",
-        num_samples=48,
+        num_samples=num_samples,
         val_fraction=0.25,
-        sampling=SamplingConfig(sizes=(112, 224), max_gap=5),
+        sampling=SamplingConfig(sizes=sizes, max_gap=5),
     )
     build_dataset(config, out, workers=1, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def built(got_train, tmp_path_factory) -> Path:
+    return _build(got_train, tmp_path_factory, "ds", 48, (112, 224))
 
 
 @pytest.fixture(scope="session")
@@ -50,13 +55,4 @@ def sft_model(tiny_model, built, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def vision_data(got_train, tmp_path_factory) -> Path:
     """One crop size and a validation split, as `train vision` needs."""
-    out = tmp_path_factory.mktemp("vision-data") / "data"
-    config = BuildConfig(
-        "got10k",
-        str(got_train),
-        num_samples=40,
-        val_fraction=0.25,
-        sampling=SamplingConfig(sizes=(112,), max_gap=5),
-    )
-    build_dataset(config, out, workers=1, progress=False)
-    return out
+    return _build(got_train, tmp_path_factory, "vision-data", 40, (112,))

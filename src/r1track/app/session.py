@@ -24,7 +24,7 @@ from r1track.outputs import OBJECT_COLOURS, ObjectsWriter
 from r1track.tracking.objects import ID_PATTERN, Target, check_targets, run_objects
 from r1track.tracking.steps import check_init_box, parse_xywh
 from r1track.tracking.types import TrackerLike
-from r1track.video import open_frames
+from r1track.video import Drawn, draw_boxes, open_frames
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
@@ -158,16 +158,19 @@ class Session:
         if self.first is None:
             return None
         image = self.first.copy()
-        draw = ImageDraw.Draw(image)
-        for n, t in enumerate(self.targets):
-            if t.bbox is not None:
-                x, y, w, h = t.bbox
-                colour = OBJECT_COLOURS[n % len(OBJECT_COLOURS)]
-                draw.rectangle([x, y, x + w, y + h], outline=colour, width=2)
-                draw.text((max(0, x) + 2, max(0, y) + 2), t.id, fill=colour)
+        draw_boxes(  # as the overlay will draw them
+            image,
+            [
+                Drawn(t.bbox, OBJECT_COLOURS[n % len(OBJECT_COLOURS)], t.id)
+                for n, t in enumerate(self.targets)
+                if t.bbox is not None
+            ],
+        )
         if self.corner is not None:
             cx, cy = self.corner
-            draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], outline=(255, 255, 0), width=2)
+            ImageDraw.Draw(image).ellipse(
+                [cx - 3, cy - 3, cx + 3, cy + 3], outline=(255, 255, 0), width=2
+            )
         return image
 
     def objects_text(self) -> str:

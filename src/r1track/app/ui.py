@@ -43,10 +43,6 @@ class Models:
             return self._loaded[name]
 
 
-def _ok(text: str) -> str:
-    return text
-
-
 def _refused(exc: Exception) -> str:
     return f"**Refused:** {exc}"
 
@@ -68,7 +64,7 @@ def build_app(
         except AppError as exc:
             return session, None, _refused(exc), session.objects_text()
         message = f"{session.frames} frames; click two corners of a box, or describe the target"
-        return session, session.preview(), _ok(message), session.objects_text()
+        return session, session.preview(), message, session.objects_text()
 
     def load_demo(session):
         return load(session, str(demo_clip))
@@ -88,7 +84,7 @@ def build_app(
         except AppError as exc:
             return session, session.preview(), _refused(exc), session.objects_text(), box_text
         status = f"added object {target.id}"
-        return session, session.preview(), _ok(status), session.objects_text(), ""
+        return session, session.preview(), status, session.objects_text(), ""
 
     def clear(session):
         session = session_of(session)
@@ -109,7 +105,7 @@ def build_app(
         count = len(session.targets)
         what = f"{count} object{'s' if count > 1 else ''} ({names})"
         status = f"tracked {what} through {session.frames} frames with {model_name}"
-        return session, str(overlay), [str(f) for f in files], _ok(status)
+        return session, str(overlay), [str(f) for f in files], status
 
     with gr.Blocks(title="r1track", delete_cache=(600, SESSION_TTL)) as page:
         session = gr.State(None, time_to_live=SESSION_TTL, delete_callback=_close)

@@ -14,12 +14,6 @@ from r1track.errors import ConfigError, UserError
 MIN_MAX_PIXELS = 28 * 28
 
 
-def _parse_bbox(text: str) -> tuple[float, float, float, float]:
-    from r1track.tracking.steps import parse_xywh
-
-    return parse_xywh(text, "--bbox")
-
-
 def _check_model_args(args: argparse.Namespace) -> None:
     """Model flags the library would only trip over later (after writing the first frame, or
     as a ZeroDivisionError): refused up front, naming the flag."""

@@ -18,7 +18,6 @@ from r1track.cli.common import (
     _backend,
     _check_model_args,
     _notice_guessed_settings,
-    _parse_bbox,
     _resolve_model,
     _tracker_config,
 )
@@ -32,7 +31,7 @@ def _targets(given: list[tuple[str, str]] | None, first_size: tuple[int, int]):
     """`--bbox` / `--text` values, in the order given, as `Target`s: `ID=` before a value names
     the object (else its place, 1, 2, ...); boxes are checked against the first frame."""
     from r1track.tracking.objects import ID_PATTERN, Target
-    from r1track.tracking.steps import check_init_box
+    from r1track.tracking.steps import check_init_box, parse_xywh
 
     targets = []
     for n, (kind, raw) in enumerate(given or [], start=1):
@@ -46,7 +45,7 @@ def _targets(given: list[tuple[str, str]] | None, first_size: tuple[int, int]):
                 raise UserError(f"{flag}: the description is empty")
             targets.append(Target(name, text=value))
             continue
-        box = _parse_bbox(value)
+        box = parse_xywh(value, "--bbox")
         try:
             check_init_box(box, first_size)
         except UserError as exc:

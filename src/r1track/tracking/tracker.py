@@ -338,9 +338,9 @@ class Tracker:
             if state.appearance is None:
                 best = best_candidate(confidences, usable, cfg.min_confidence)
             else:  # the most alike of the confident enough
-                usable = [
-                    ok and confidence(a, 1.0) >= cfg.min_confidence
-                    for ok, a in zip(usable, own, strict=True)
+                usable = [  # an answer without a confidence counts as confident
+                    ok and (1.0 if c is None else c) >= cfg.min_confidence
+                    for ok, c in zip(usable, confidences, strict=True)
                 ]
                 light = brightness_of(frame)
                 alike = [
