@@ -259,6 +259,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
         ("vanish_min", int, "fewest invisible frames of a vanishing"),
         ("vanish_max", int, "most invisible frames of a vanishing"),
+        ("size_min", float, "smallest target side, a fraction of the frame's shorter side"),
+        ("size_max", float, "largest target side, a fraction of the frame's shorter side"),
+        (
+            "photos",
+            str,
+            "a folder of photographs: backgrounds, targets, look-alikes and occluders cut from"
+            " them (default: procedural textures; docs/nano.md)",
+        ),
+        ("blur", float, "largest Gaussian blur radius in pixels, per sequence"),
+        ("shake", float, "hand-held camera: spread of a per-frame offset in pixels"),
     ):
         synth.add_argument(
             "--" + name.replace("_", "-"),

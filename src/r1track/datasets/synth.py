@@ -15,6 +15,10 @@ and reappear far from where it was last seen: the last visible box and the first
 have centres more than `FAR` times the largest side of either apart. A vanishing is an exit (the
 target dashes out through the nearest edge and comes back through another part of the border) or
 a full occlusion (it dashes behind a still panel of the scene and steps out elsewhere in the view).
+`photos` (a folder, `r1track.datasets.photos`) cuts the background, the target, the look-alikes
+and the occluders from photographs instead of drawing procedural textures; `blur` and `shake`
+soften the frames and jitter the camera as hand-held footage does.
+
 Every knob left at its default draws the same random numbers as before these knobs existed, so
 existing seeds give the same sequences, byte for byte.
 """
@@ -24,9 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from r1track.datasets import got10k
 from r1track.datasets.synth_draw import (
@@ -36,9 +41,14 @@ from r1track.datasets.synth_draw import (
     occluder_regions,
     paste,
     pattern_tile,
+    photo_background,
+    photo_tile,
 )
 from r1track.datasets.synth_vanish import Vanisher
 from r1track.errors import ConfigError, check_at_least
+
+if TYPE_CHECKING:
+    from r1track.datasets.photos import PhotoSet
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -82,6 +92,18 @@ class SynthConfig:
     """Fewest invisible frames of a vanishing."""
     vanish_max: int = 15
     """Most invisible frames of a vanishing."""
+    size_min: float = 0.12
+    """Smallest side of the target (and look-alikes) as a fraction of the frame's shorter side."""
+    size_max: float = 0.3
+    """Largest side of the target as a fraction of the frame's shorter side."""
+    photos: str = ""
+    """A folder of photographs (`r1track.datasets.photos`): the background is a region of one,
+    the target a patch of one, look-alikes patches of the same photograph or the target's own
+    patch recoloured, occluders photographic too; "" (default): procedural textures."""
+    blur: float = 0.0
+    """Largest Gaussian blur radius in pixels, drawn per sequence (0: sharp frames)."""
+    shake: float = 0.0
+    """Hand-held camera: spread in pixels of a random offset of the view per frame (0: none)."""
 
     def __post_init__(self) -> None:
         check_at_least("width", self.width, 64)
@@ -91,6 +113,13 @@ class SynthConfig:
         check_at_least("vanish", self.vanish, 0)
         check_at_least("vanish_min", self.vanish_min, 1)
         _check_not_below("vanish_max", self.vanish_max, "vanish min", self.vanish_min)
+        if not 0 < self.size_min <= 1:
+            raise ConfigError("size_min", f"must be in (0, 1], got {self.size_min}")
+        _check_not_below("size_max", self.size_max, "size min", self.size_min)
+        if self.size_max > 1:
+            raise ConfigError("size_max", f"must be at most 1, got {self.size_max}")
+        check_at_least("blur", self.blur, 0)
+        check_at_least("shake", self.shake, 0)
         need = self.vanish * (Vanisher.SPAN + self.vanish_max)
         if self.min_length < need:
             raise ConfigError(
@@ -106,22 +135,30 @@ def _check_not_below(field: str, value, name: str, low) -> None:
         raise ConfigError(field, f"must be at least the {name} ({low}), got {value}")
 
 
-def synth_sequence(rng: np.random.Generator, config: SynthConfig):
-    """Frames (PIL), boxes (N, 4), cover, absence, cut_by_image, description of one sequence."""
+def synth_sequence(rng: np.random.Generator, config: SynthConfig, photos: PhotoSet | None = None):
+    """Frames (PIL), boxes (N, 4), cover, absence, cut_by_image, description of one sequence.
+    `photos` (the set loaded from `config.photos`) gives the scene photographic appearance."""
     W, H = config.width, config.height
     n = int(rng.integers(config.min_length, config.max_length + 1))
-    background = draw_background(rng, W, H, config.clutter)
+    if photos is None:
+        background = draw_background(rng, W, H, config.clutter)
+    else:
+        background = photo_background(rng, photos, W, H, config.clutter)
     colour_name = list(COLOURS)[int(rng.integers(len(COLOURS)))]
     pattern = PATTERNS[int(rng.integers(len(PATTERNS)))]
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
     base = min(W, H)
+    source = photos.pick(rng) if photos is not None else -1  # the target's photograph
 
-    def sprite(colour):
-        w, h = base * rng.uniform(0.12, 0.3), base * rng.uniform(0.12, 0.3)
+    def sprite(colour, tile=None):
+        w = base * rng.uniform(config.size_min, config.size_max)
+        h = base * rng.uniform(config.size_min, config.size_max)
         speed = rng.uniform(0.3, 1.0) * config.max_speed
         angle = rng.uniform(0, 2 * math.pi)
+        if photos is not None and tile is None:
+            tile = photo_tile(rng, photos, source, w, h)
         return Sprite(
-            pattern_tile(rng, pattern, colour),
+            pattern_tile(rng, pattern, colour) if tile is None else tile,
             shape,
             rng.uniform(0.25, 0.75) * W,
             rng.uniform(0.25, 0.75) * H,
@@ -132,10 +169,17 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
         )
 
     target = sprite(COLOURS[colour_name])
+    if photos is not None:
+        colour_name = nearest_colour(target.tile)
     distractors = []
     for _ in range(int(rng.integers(0, config.distractors + 1))):
         hue_shift = rng.uniform(-40, 40, size=3)  # look-alike: same pattern and shape, near colour
-        distractors.append(sprite(np.clip(np.array(COLOURS[colour_name]) + hue_shift, 0, 255)))
+        tile = None  # photographs: another patch of the target's photograph, or its own recoloured
+        if photos is not None and rng.random() < 0.5:
+            tile = np.clip(target.tile + hue_shift, 0, 255)
+        distractors.append(
+            sprite(np.clip(np.array(COLOURS[colour_name]) + hue_shift, 0, 255), tile)
+        )
     occluders = []
     for _ in range(int(rng.integers(0, config.occluders + 1))):
         vertical = bool(rng.integers(2))
@@ -146,7 +190,9 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
                 thick,
                 rng.uniform(-0.3, 1.3),
                 rng.uniform(0.005, 0.03) * rng.choice([-1, 1]),
-                rng.integers(0, 256, size=3).astype(np.float32),
+                rng.integers(0, 256, size=3).astype(np.float32)
+                if photos is None
+                else photos.region(rng, photos.pick(rng), W, H, rng.uniform(0.5, 1.5)),
             )
         )
     # leaving the view: in -> leaving (straight out) -> out (a few frames) -> back -> in
@@ -176,8 +222,9 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
         scale = 1 + config.scale_change * math.sin(2 * math.pi * t + scale_phase)
         aspect = 1 + 0.5 * config.scale_change * math.sin(2 * math.pi * t + aspect_phase)
         # camera
-        ox = int(np.clip(W / 2 + pan[0] * i, 0, W))
-        oy = int(np.clip(H / 2 + pan[1] * i, 0, H))
+        jx, jy = rng.normal(0, config.shake, size=2) if config.shake else (0.0, 0.0)
+        ox = int(np.clip(W / 2 + pan[0] * i + jx, 0, W))
+        oy = int(np.clip(H / 2 + pan[1] * i + jy, 0, H))
         canvas = background[oy : oy + H, ox : ox + W].copy()
         # motion: smooth velocity change, bounce inside the view (the target not while it leaves)
         if i == leave_at:
@@ -217,7 +264,7 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
         if vanisher is None or not vanisher.hidden():
             paste(canvas, pixels, mask, x0, y0, owner, 1)
         for region, colour in regions(i):
-            canvas[region] = colour
+            canvas[region] = colour if colour.ndim == 1 else colour[region]  # a colour or a photo
             owner[region] = 3
         gain = 1 + config.illumination * math.sin(2 * math.pi * t * 1.5 + light_phase)
         canvas = np.clip(canvas * gain, 0, 255).astype(np.uint8)
@@ -259,7 +306,10 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig):
         cover.append(c)
         absence.append(int(c == 0))
         cut.append(int(x0 < 0 or y0 < 0 or x0 + mask.shape[1] > W or y0 + mask.shape[0] > H))
-    description = f"{colour_name} {pattern} {shape}"
+    if config.blur:  # drawn last: the same seed moves everything as it does unblurred
+        radius = rng.uniform(0, config.blur)
+        frames = [frame.filter(ImageFilter.GaussianBlur(radius)) for frame in frames]
+    description = f"{colour_name} {shape}" if photos else f"{colour_name} {pattern} {shape}"
     return frames, np.array(boxes), cover, absence, cut, description
 
 
@@ -275,12 +325,17 @@ def write_synth(
     from tqdm import tqdm
 
     check_at_least("num_seqs", num_seqs, 1)
+    photos = None
+    if config.photos:
+        from r1track.datasets.photos import PhotoSet
+
+        photos = PhotoSet(config.photos)
     out = Path(out)
     prefix = "GOT-10k_" + {"train": "Train", "val": "Val", "test": "Test"}[split]
     names = []
     for i in tqdm(range(num_seqs), desc=f"synth {split}", unit="seq", disable=not progress):
         rng = np.random.default_rng([seed, i])
-        frames, boxes, cover, absence, cut, description = synth_sequence(rng, config)
+        frames, boxes, cover, absence, cut, description = synth_sequence(rng, config, photos)
         # first frame must show the target: start where it is visible
         start = next((k for k, c in enumerate(cover) if c > 0), None)
         if start is None:
@@ -301,4 +356,12 @@ def write_synth(
         names.append(name)
     (out / split).mkdir(parents=True, exist_ok=True)
     (out / split / "list.txt").write_text("\n".join(names) + "\n")
+    if photos is not None:
+        (out / split / "photos.txt").write_text(photos.record())
     return names
+
+
+def nearest_colour(tile: np.ndarray) -> str:
+    """The `COLOURS` name nearest to a tile's mean colour (a photographic target's description)."""
+    mean = tile.reshape(-1, 3).mean(0)
+    return min(COLOURS, key=lambda name: float(((np.array(COLOURS[name]) - mean) ** 2).sum()))

@@ -116,3 +116,25 @@ def draw_background(rng, width: int, height: int, clutter: float) -> np.ndarray:
         colour = rng.integers(0, 256, size=3).astype(np.float32)
         canvas[y : y + h, x : x + w][shape_mask(shape, w, h)] = colour
     return np.clip(canvas, 0, 255)
+
+
+def photo_tile(rng, photos, index: int, w: float, h: float) -> np.ndarray:
+    """A patch of photograph `index` with the aspect of a `w` x `h` sprite, at twice its size so
+    that resizing keeps detail; the region spans 0.5-3x that size of the photograph."""
+    width, height = max(4, round(2 * w)), max(4, round(2 * h))
+    return photos.region(rng, index, width, height, rng.uniform(0.5, 3.0))
+
+
+def photo_background(rng, photos, width: int, height: int, clutter: float) -> np.ndarray:
+    """A canvas twice the frame size cut from one photograph, with `clutter * 20` patches of other
+    photographs pasted on it in the generator's shapes (objects that are not the target)."""
+    H, W = 2 * height, 2 * width
+    canvas = photos.region(rng, photos.pick(rng), W, H, rng.uniform(0.6, 1.5))
+    for _ in range(int(clutter * 20)):
+        w, h = (int(v) for v in rng.integers(8, max(10, min(W, H) // 5), size=2))
+        x, y = int(rng.integers(0, W - w)), int(rng.integers(0, H - h))
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
+        patch = photos.region(rng, photos.pick(rng), w, h, rng.uniform(0.5, 3.0))
+        mask = shape_mask(shape, w, h)
+        canvas[y : y + h, x : x + w][mask] = patch[mask]
+    return canvas
