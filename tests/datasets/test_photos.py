@@ -151,3 +151,48 @@ def test_data_synth_refuses_a_photos_path_that_is_not_a_folder(tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2 and "is not a folder" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_photo_rate_mixes_photographic_and_the_procedural_sequences_of_the_seed(tmp_path):
+    photos = _flat_photos(tmp_path / "photos")
+    common = [
+        "--split",
+        "val",
+        "--num-seqs",
+        "8",
+        "--seed",
+        "2",
+        "--min-length",
+        "4",
+        "--max-length",
+        "4",
+        "--illumination",
+        "0",
+        "--distractors",
+        "0",
+    ]
+    main(
+        [
+            "data",
+            "synth",
+            "--out",
+            str(tmp_path / "mixed"),
+            *common,
+            "--photos",
+            str(photos),
+            "--photo-rate",
+            "0.5",
+        ]
+    )
+    main(["data", "synth", "--out", str(tmp_path / "plain"), *common])
+    mixed, plain = (load_dataset("got10k", tmp_path / n, "val") for n in ("mixed", "plain"))
+    allowed = {tuple(int(v) for v in im[0, 0].round()) for im in PhotoSet(photos).images}
+    kinds = []
+    for m, p in zip(mixed, plain, strict=True):
+        pixels = np.asarray(Image.open(m.frame_files[0]).convert("RGB")).reshape(-1, 3)
+        near = [np.abs(pixels - np.array(c)).max(1) <= 16 for c in allowed]
+        flat = np.logical_or.reduce(near).mean() > 0.9  # made of the flat photographs (JPEG'd)
+        same = m.frame_files[0].read_bytes() == p.frame_files[0].read_bytes()
+        assert flat != same  # photographic, or exactly the procedural sequence of the seed
+        kinds.append(flat)
+    assert 0 < sum(kinds) < len(kinds)

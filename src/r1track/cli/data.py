@@ -267,6 +267,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "a folder of photographs: backgrounds, targets, look-alikes and occluders cut from"
             " them (default: procedural textures; docs/nano.md)",
         ),
+        ("photo_rate", float, "with --photos: the share of sequences made of photographs"),
         ("blur", float, "largest Gaussian blur radius in pixels, per sequence"),
         ("shake", float, "hand-held camera: spread of a per-frame offset in pixels"),
     ):

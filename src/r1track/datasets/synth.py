@@ -100,6 +100,9 @@ class SynthConfig:
     """A folder of photographs (`r1track.datasets.photos`): the background is a region of one,
     the target a patch of one, look-alikes patches of the same photograph or the target's own
     patch recoloured, occluders photographic too; "" (default): procedural textures."""
+    photo_rate: float = 1.0
+    """With `photos`: the share of sequences made of photographs; the others are the procedural
+    sequences the same seed gives without `photos` (a mixed training set in one root)."""
     blur: float = 0.0
     """Largest Gaussian blur radius in pixels, drawn per sequence (0: sharp frames)."""
     shake: float = 0.0
@@ -118,6 +121,8 @@ class SynthConfig:
         _check_not_below("size_max", self.size_max, "size min", self.size_min)
         if self.size_max > 1:
             raise ConfigError("size_max", f"must be at most 1, got {self.size_max}")
+        if not 0 <= self.photo_rate <= 1:
+            raise ConfigError("photo_rate", f"must be in [0, 1], got {self.photo_rate}")
         check_at_least("blur", self.blur, 0)
         check_at_least("shake", self.shake, 0)
         need = self.vanish * (Vanisher.SPAN + self.vanish_max)
@@ -335,7 +340,13 @@ def write_synth(
     names = []
     for i in tqdm(range(num_seqs), desc=f"synth {split}", unit="seq", disable=not progress):
         rng = np.random.default_rng([seed, i])
-        frames, boxes, cover, absence, cut, description = synth_sequence(rng, config, photos)
+        # its own generator decides, so that a procedural sequence is the one `photos` "" gives
+        photographic = photos is not None and np.random.default_rng([seed, i, 1]).random() < (
+            config.photo_rate
+        )
+        frames, boxes, cover, absence, cut, description = synth_sequence(
+            rng, config, photos if photographic else None
+        )
         # first frame must show the target: start where it is visible
         start = next((k for k, c in enumerate(cover) if c > 0), None)
         if start is None:
