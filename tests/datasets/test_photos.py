@@ -10,7 +10,7 @@ from r1track.cli import main
 from r1track.datasets import load_dataset
 from r1track.datasets.photos import PhotoSet
 from r1track.datasets.synth import SynthConfig, synth_sequence
-from r1track.errors import UserError
+from r1track.errors import ConfigError, UserError
 
 FLAT = {"red.png": (200, 30, 30), "sub/green.jpg": (30, 200, 30), "blue.png": (30, 30, 200)}
 
@@ -196,3 +196,32 @@ def test_photo_rate_mixes_photographic_and_the_procedural_sequences_of_the_seed(
         assert flat != same  # photographic, or exactly the procedural sequence of the seed
         kinds.append(flat)
     assert 0 < sum(kinds) < len(kinds)
+
+
+def test_aspect_max_draws_tall_and_wide_targets():
+    """Independent width and height rarely give a person's 1:3; `aspect_max` 4 does, both ways."""
+
+    def aspects(config):
+        out = []
+        for seed in range(40):
+            boxes = synth_sequence(np.random.default_rng(seed), config)[1]
+            out.append(boxes[0, 2] / boxes[0, 3])
+        return np.array(out)
+
+    plain = aspects(
+        SynthConfig(min_length=2, max_length=2, scale_change=0, occluders=0, out_of_view=0)
+    )
+    wide = aspects(
+        SynthConfig(
+            min_length=2, max_length=2, scale_change=0, occluders=0, out_of_view=0, aspect_max=4
+        )
+    )
+    assert ((plain < 1 / 2.6) | (plain > 2.6)).sum() == 0  # independent draws stay within 2.5
+    assert (wide < 1 / 2.6).sum() >= 3 and (wide > 2.6).sum() >= 3
+    assert ((wide > 1 / 4.5) & (wide < 4.5)).all()
+
+
+def test_aspect_max_below_one_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        SynthConfig(aspect_max=0.5)
+    assert caught.value.field == "aspect_max"

@@ -261,6 +261,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ("vanish_max", int, "most invisible frames of a vanishing"),
         ("size_min", float, "smallest target side, a fraction of the frame's shorter side"),
         ("size_max", float, "largest target side, a fraction of the frame's shorter side"),
+        ("aspect_max", float, "when > 1: width/height log-uniform in 1/A..A (0: w, h apart)"),
         (
             "photos",
             str,

@@ -96,6 +96,10 @@ class SynthConfig:
     """Smallest side of the target (and look-alikes) as a fraction of the frame's shorter side."""
     size_max: float = 0.3
     """Largest side of the target as a fraction of the frame's shorter side."""
+    aspect_max: float = 0.0
+    """When > 1: a sprite's side is drawn from size_min..size_max and its width / height from
+    1/aspect_max..aspect_max, log-uniformly (tall people, long cars); 0: width and height drawn
+    independently from size_min..size_max (mostly near square)."""
     photos: str = ""
     """A folder of photographs (`r1track.datasets.photos`): the background is a region of one,
     the target a patch of one, look-alikes patches of the same photograph or the target's own
@@ -123,6 +127,8 @@ class SynthConfig:
             raise ConfigError("size_max", f"must be at most 1, got {self.size_max}")
         if not 0 <= self.photo_rate <= 1:
             raise ConfigError("photo_rate", f"must be in [0, 1], got {self.photo_rate}")
+        if self.aspect_max and self.aspect_max < 1:
+            raise ConfigError("aspect_max", f"must be 0 (off) or at least 1, got {self.aspect_max}")
         check_at_least("blur", self.blur, 0)
         check_at_least("shake", self.shake, 0)
         need = self.vanish * (Vanisher.SPAN + self.vanish_max)
@@ -157,7 +163,11 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig, photos: PhotoS
 
     def sprite(colour, tile=None):
         w = base * rng.uniform(config.size_min, config.size_max)
-        h = base * rng.uniform(config.size_min, config.size_max)
+        if config.aspect_max:  # a side, then a log-uniform aspect
+            aspect = config.aspect_max ** rng.uniform(-1, 1)
+            w, h = w * math.sqrt(aspect), w / math.sqrt(aspect)
+        else:
+            h = base * rng.uniform(config.size_min, config.size_max)
         speed = rng.uniform(0.3, 1.0) * config.max_speed
         angle = rng.uniform(0, 2 * math.pi)
         if photos is not None and tile is None:
