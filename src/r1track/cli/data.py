@@ -62,6 +62,9 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             coord_tint=args.coord_tint,
             resize=args.resize,
             absent_rate=args.absent_rate,
+            grounding_rate=args.grounding_rate,
+            grounding_factor=args.grounding_factor,
+            grounding_pixels=args.grounding_pixels,
         ),
         tracker_run=args.tracker_run,
         image_format=args.image_format,
@@ -190,6 +193,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=0.0,
         help="share of samples whose search crop shows no target, answered [] (half from frames"
         " where it is absent or fully covered, half from crops that miss it) (0)",
+    )
+    build.add_argument(
+        "--grounding-rate",
+        type=float,
+        default=0.0,
+        help="share of samples that teach text initialisation: a whole frame, the sequence's"
+        " description, the box (docs/training.md) (0)",
+    )
+    build.add_argument(
+        "--grounding-factor",
+        type=int,
+        default=28,
+        help="grounding images: sides in multiples of the patch x merge size (28; nano 112)",
+    )
+    build.add_argument(
+        "--grounding-pixels",
+        type=int,
+        default=28 * 28 * 1280,
+        help="grounding images: at most this many pixels, the tracker's grounding_max_pixels"
+        " (1003520; nano 12544)",
     )
     build.add_argument(
         "--image-format",

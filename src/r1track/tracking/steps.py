@@ -18,6 +18,7 @@ from r1track.geometry import (
     clip_xyxy,
     is_valid_xywh,
     mirror_xyxy,
+    smart_resize,
     xywh_to_xyxy,
     xyxy_to_xywh,
 )
@@ -33,6 +34,18 @@ def as_image(frame: Frame) -> Image.Image:
     if array.ndim != 3 or array.shape[2] != 3:
         raise UserError(f"a frame must be an HxWx3 RGB array, got shape {array.shape}")
     return Image.fromarray(array.astype(np.uint8, copy=False), "RGB")
+
+
+def grounding_image(frame: Image.Image, factor: int, min_pixels: int, max_pixels: int):
+    """The frame as text initialisation gives it to the model: resized (bicubic) to the size the
+    model's processor would resize it to (`geometry.smart_resize`), so that the processor leaves
+    it alone and the answer's pixels are this image's. `data build --grounding-rate` makes its
+    samples with this function too."""
+    width, height = frame.size
+    new_h, new_w = smart_resize(height, width, factor, min_pixels, max_pixels)
+    if (new_w, new_h) == (width, height):
+        return frame
+    return frame.resize((new_w, new_h), Image.Resampling.BICUBIC)
 
 
 def check_init_box(bbox: Sequence[float], frame_size: tuple[int, int]) -> np.ndarray:

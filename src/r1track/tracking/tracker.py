@@ -56,6 +56,7 @@ from r1track.tracking.steps import (
     check_init_box,
     confidence,
     damp_size,
+    grounding_image,
     read_answer,
 )
 from r1track.tracking.types import Frame, FrameResult, TrackState, as_box
@@ -155,13 +156,9 @@ class Tracker:
         width, height = frame.size
         limits = self.backend.pixel_limits
         max_pixels = min(limits.max_pixels, self.config.grounding_max_pixels)
-        new_h, new_w = smart_resize(height, width, limits.factor, limits.min_pixels, max_pixels)
-        image = (
-            frame
-            if (new_w, new_h) == (width, height)
-            else frame.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        )
+        image = grounding_image(frame, limits.factor, limits.min_pixels, max_pixels)
         image = coord_tint(image, self.config.coord_tint)
+        new_w, new_h = image.size
         request = GenerationRequest((image,), grounding_prompt(text), GROUNDING_MAX_NEW_TOKENS)
         t0 = time.perf_counter()
         answer = self.backend.generate([request])[0]

@@ -38,6 +38,7 @@ from r1track.datasets.base import Sequence
 from r1track.errors import ConfigError, UserError, check_at_least, check_choice, check_in_range
 from r1track.geometry import IMAGE_FORMATS, jpeg_bytes
 from r1track.prompts import Layout, PromptVariant, answer_text, chat_messages, task_prompt
+from r1track.training.grounding import grounding_sample
 from r1track.training.sampling import (
     SamplingConfig,
     draw_absent_sample,
@@ -180,7 +181,10 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
     rng = np.random.default_rng([config.seed, index])
     drops: Counter = Counter()
     rate = config.sampling.absent_rate
-    if rate and rng.random() < rate:  # no draw at all when the rate is 0: builds stay the same
+    grounding = config.sampling.grounding_rate
+    if grounding and rng.random() < grounding:  # as the absent rate: no draw when it is 0
+        sample = grounding_sample(sequences, usable, rng, config.sampling, drops)
+    elif rate and rng.random() < rate:  # no draw at all when the rate is 0: builds stay the same
         sample = draw_absent_sample(sequences, usable, hidden, rng, config.sampling, drops)
     elif tracked is None:
         sample = draw_sample(sequences, usable, rng, config.sampling, drops)
@@ -188,7 +192,7 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
         sample = draw_tracked_sample(sequences, usable, tracked, rng, config.sampling, drops)
     if sample is None:
         return index, split, None, drops
-    prompt = task_prompt(sample.template_boxes, config.prompt)
+    prompt = sample.prompt or task_prompt(sample.template_boxes, config.prompt)
     row = {
         "prompt": chat_messages(config.layout, len(sample.images), prompt, config.think),
         "completion": [

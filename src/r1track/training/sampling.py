@@ -80,6 +80,14 @@ class SamplingConfig:
     """Probability that a sample is an absent one (no target in its search crop, answer
     `ABSENT_ANSWER`): half from hidden frames, half from crops that miss the target (module
     docstring). 0: none, and the same samples as before the setting existed."""
+    grounding_rate: float = 0.0
+    """Probability that a sample is a text-grounding one (`training.grounding`: a whole frame, the
+    description's prompt, the box in that image). 0: none, and builds stay as they were."""
+    grounding_factor: int = 28
+    """Grounding images: both sides multiples of this (the model's patch x merge size: Qwen's
+    28, r1track-nano's 112)."""
+    grounding_pixels: int = 28 * 28 * 1280
+    """Grounding images: at most this many pixels (the tracker's `grounding_max_pixels`)."""
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -109,6 +117,10 @@ class SamplingConfig:
         check_in_range("coord_tint", self.coord_tint, 0, 1)
         check_choice("resize", self.resize, RESIZE_METHODS)
         check_in_range("absent_rate", self.absent_rate, 0, 1)
+        if not 0 <= self.grounding_rate <= 1:  # 1: a grounding-only dataset
+            raise ConfigError("grounding_rate", f"must be in [0, 1], got {self.grounding_rate}")
+        check_at_least("grounding_factor", self.grounding_factor, 14)
+        check_at_least("grounding_pixels", self.grounding_pixels, self.grounding_factor**2)
 
 
 def usable_frames(seq: Sequence) -> np.ndarray:
@@ -196,6 +208,8 @@ class Sample:
     solution: list[int] | None
     """Search box in search-crop pixels, integers `[x1, y1, x2, y2]`; None: the target is not in
     the search crop (an absent sample)."""
+    prompt: str | None = None
+    """The task text when it is not the tracking prompt (a grounding sample's)."""
 
 
 def _int_box(box: np.ndarray) -> list[int]:
@@ -230,7 +244,7 @@ def _as_sample(
     return Sample(seq.name, frames, size, crops, templates, solution)
 
 
-def _read_frame(seq: Sequence, index: int) -> Image.Image:
+def read_frame(seq: Sequence, index: int) -> Image.Image:
     with Image.open(seq.frame_files[index]) as raw:
         return raw.convert("RGB")
 
@@ -242,7 +256,7 @@ def _cut(seq: Sequence, frames: list[int], count: int, size: int, rng, config: S
     for i, index in enumerate(frames[:count]):
         template = i < len(frames) - 1
         out = crop_with_box(
-            _read_frame(seq, index), seq.boxes[index], size, rng, config, template=template
+            read_frame(seq, index), seq.boxes[index], size, rng, config, template=template
         )
         if out is None:
             return None
@@ -270,11 +284,9 @@ def draw_tracked_sample(
         t = int(rng.choice(later))
         size = int(rng.choice(config.sizes))
         seq = sequences[k]
-        template = crop_with_box(
-            _read_frame(seq, 0), seq.boxes[0], size, rng, config, template=True
-        )
+        template = crop_with_box(read_frame(seq, 0), seq.boxes[0], size, rng, config, template=True)
         search = crop_with_box(
-            _read_frame(seq, t), seq.boxes[t], size, rng, config, around=tracked[k][t - 1]
+            read_frame(seq, t), seq.boxes[t], size, rng, config, around=tracked[k][t - 1]
         )
         if template is None or search is None:
             drops["box_mostly_outside_crop"] += 1  # mostly: the tracker had lost the target
@@ -376,7 +388,7 @@ def draw_absent_sample(
             if frames is None:
                 drops["too_few_usable_frames"] += 1
                 continue
-            frame = _read_frame(seq, frames[-1])
+            frame = read_frame(seq, frames[-1])
             window = missing_window(seq.boxes[frames[-1]], frame.size, size, rng, config)
             if window is None:
                 drops["absent_no_window_misses_target"] += 1
@@ -385,7 +397,7 @@ def draw_absent_sample(
         if cuts is None:
             drops["box_mostly_outside_crop"] += 1
             continue
-        search_crop = crop_image(_read_frame(seq, frames[-1]), window, config.resize)
+        search_crop = crop_image(read_frame(seq, frames[-1]), window, config.resize)
         sample = _as_sample(seq, frames, size, [*cuts, (search_crop, None, None)], config, drops)
         if sample is not None:
             return sample

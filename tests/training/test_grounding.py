@@ -1,0 +1,105 @@
+"""`data build --grounding-rate`: text-initialisation samples, exactly what `--init text` sends."""
+
+from __future__ import annotations
+
+import numpy as np
+from datasets import load_from_disk
+from PIL import Image
+
+from helpers import ScriptedBackend
+from r1track.backends.base import PixelLimits
+from r1track.cli import main
+from r1track.datasets import load_dataset
+from r1track.datasets.synth import SynthConfig, write_synth
+from r1track.prompts import format_box, grounding_prompt
+from r1track.tracking import Tracker, TrackerConfig
+from r1track.training.data import BuildConfig, build_dataset
+from r1track.training.sampling import SamplingConfig
+
+NANO_LIMITS = PixelLimits(112 * 112, 112 * 112 * 80, factor=112)
+
+
+def _build(tmp_path, rate=0.5, n=24):
+    root = tmp_path / "synth"
+    write_synth(root, "train", 3, 4, SynthConfig(min_length=6, max_length=6), progress=False)
+    sampling = SamplingConfig(
+        sizes=(112,), max_gap=5, grounding_rate=rate, grounding_factor=112, grounding_pixels=12544
+    )
+    config = BuildConfig(
+        "got10k", str(root), num_samples=n, val_fraction=0, sampling=sampling, image_format="png"
+    )
+    build_dataset(config, tmp_path / "data", workers=1, progress=False)
+    sequences = {s.name: s for s in load_dataset("got10k", root, "train")}
+    return load_from_disk(str(tmp_path / "data"))["train"], sequences
+
+
+def test_grounding_rows_hold_the_image_text_init_sends_and_the_box_in_it(tmp_path):
+    rows, sequences = _build(tmp_path)
+    grounding = [r for r in rows if len(r["images"]) == 1]
+    assert 0 < len(grounding) < len(rows)  # about half; the others are tracking pairs
+    assert all(len(r["images"]) == 2 for r in rows if r not in grounding)
+    for row in grounding:
+        seq = sequences[row["sequence"]]
+        (index,) = row["frames"]
+        text = row["prompt"][0]["content"][-1]["text"]
+        assert text == grounding_prompt(seq.description)
+        answer = row["completion"][0]["content"][0]["text"]
+        assert answer == format_box(row["solution"]) and row["template_boxes"] == []
+        image = row["images"][0].convert("RGB")
+        assert image.size == (112, 112)  # a 256 x 192 frame in nano's one token
+        # the tracker's text init on the same frame sends these very pixels...
+        answer_box = format_box(row["solution"])
+        backend = ScriptedBackend(lambda request, text=answer_box: text, NANO_LIMITS)
+        tracker = Tracker(backend, TrackerConfig(grounding_max_pixels=12544))
+        with Image.open(seq.frame_files[index]) as raw:
+            box, _, _ = tracker.ground(raw.convert("RGB"), seq.description)
+        sent = backend.requests[0].images[0]
+        assert np.array_equal(np.asarray(sent), np.asarray(image))
+        # ...and reads the row's answer back as the sequence's box (to the answer's rounding)
+        scale = np.array([256 / 112, 192 / 112] * 2)
+        assert np.abs(box - seq.boxes[index]).max() <= scale.max()
+
+
+def test_grounding_rate_on_the_command_line_and_its_checks(tmp_path, capsys):
+    root = tmp_path / "synth"
+    write_synth(root, "train", 2, 1, SynthConfig(min_length=4, max_length=4), progress=False)
+    args = [
+        "data",
+        "build",
+        "--dataset",
+        "got10k",
+        "--root",
+        str(root),
+        "--split",
+        "train",
+        "--sizes",
+        "112",
+        "--num-samples",
+        "6",
+        "--val-fraction",
+        "0",
+        "--max-gap",
+        "3",
+    ]
+    assert (
+        main(
+            [
+                *args,
+                "--out",
+                str(tmp_path / "a"),
+                "--grounding-rate",
+                "1",
+                "--grounding-factor",
+                "112",
+                "--grounding-pixels",
+                "12544",
+            ]
+        )
+        == 0
+    )
+    rows = load_from_disk(str(tmp_path / "a"))["train"]
+    assert len(rows) == 6 and all(len(r["images"]) == 1 for r in rows)
+    capsys.readouterr()
+    code = main([*args, "--out", str(tmp_path / "b"), "--grounding-rate", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--grounding-rate" in err and len(err.strip().splitlines()) == 1
