@@ -348,6 +348,7 @@ SETTING_SAMPLES = {
     "prompt": ("nano", "100k", "5k-oneline"),
     "think": (True, True, True),
     "layout": ("reference-eval", "reference-train", "reference-eval"),
+    "grounding_max_pixels": (12544, 50176, 200704),
     "coord_tint": (0.1, 0.2, 0.3),
     "scale_lr": (0.25, 0.5, 0.75),
     "views": (2, 3, 4),

@@ -54,6 +54,7 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "resize": "pil",
         "image_format": "png",
         "layout": "reference-train",
+        "grounding_max_pixels": 28 * 28 * 1280,
         "redetect": False,
         "redetect_context": 8.0,
         "redetect_verify": False,

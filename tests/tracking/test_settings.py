@@ -47,13 +47,14 @@ def test_a_field_given_beside_its_setting_wins():
 
 def test_settings_are_generated_from_the_fields():
     names = {f.name for f in dataclasses.fields(TrackerConfig)}
-    # context stands for both crop factors; the answer budget and grounding size are no settings
+    # context stands for both crop factors; the answer budget is no setting
     assert SETTINGS_KEYS == (
         "crop_size",
         "context",
         "prompt",
         "think",
         "layout",
+        "grounding_max_pixels",
         "coord_tint",
         "scale_lr",
         "views",
@@ -70,10 +71,7 @@ def test_settings_are_generated_from_the_fields():
         "memory_interval",
         "memory_confidence",
     )
-    assert names - {n for s in SETTINGS for n in s.fields} == {
-        "max_new_tokens",
-        "grounding_max_pixels",
-    }
+    assert names - {n for s in SETTINGS for n in s.fields} == {"max_new_tokens"}
     for setting in SETTINGS:
         assert setting.help and setting.type in (int, float, str, bool)
     config = TrackerConfig(crop_size=224, template_factor=3.0, search_factor=3.0, views=2)

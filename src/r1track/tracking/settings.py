@@ -82,10 +82,11 @@ class TrackerConfig:
     grounding_max_pixels: int = field(
         default=28 * 28 * 1280,
         metadata=_meta(
-            "text init: the first frame is resized to at most this many pixels before grounding",
-            key="",
+            "text init: the first frame is resized to at most this many pixels before grounding"
         ),
     )
+    """A checkpoint setting: a model trained to ground (`data build --grounding-rate`) saw frames
+    of at most `--grounding-pixels`; r1track-nano's one token per 112 px wants 12544."""
     coord_tint: float = field(
         default=0.0,
         metadata=_meta("blend a coordinate ramp into the images, for checkpoints trained with it"),
