@@ -37,6 +37,12 @@ def check_in_range(field: str, value, low, high) -> None:
         raise ConfigError(field, f"must be in [{low}, {high}), got {value}")
 
 
+def check_share(field: str, value) -> None:
+    """A `ConfigError` of `field` unless `0 <= value <= 1` (a share of samples or sequences)."""
+    if not 0 <= value <= 1:
+        raise ConfigError(field, f"must be in [0, 1], got {value}")
+
+
 def check_choice(field: str, value, choices) -> None:
     """A `ConfigError` of `field` unless `value` is one of `choices`."""
     if value not in choices:

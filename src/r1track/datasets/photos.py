@@ -13,6 +13,7 @@ tracker trained on such scenes has to follow real textures, not the generator's 
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ class PhotoSet:
             data = path.read_bytes()
             name = path.relative_to(root).as_posix()
             try:
-                with Image.open(path) as image:
+                with Image.open(io.BytesIO(data)) as image:  # the bytes the digest names, read once
                     rgb = image.convert("RGB")
             except (OSError, ValueError) as exc:
                 raise UserError(f"--photos: {name} is not a readable image ({exc})") from exc

@@ -45,7 +45,7 @@ from r1track.datasets.synth_draw import (
     photo_tile,
 )
 from r1track.datasets.synth_vanish import Vanisher
-from r1track.errors import ConfigError, check_at_least
+from r1track.errors import ConfigError, check_at_least, check_share
 
 if TYPE_CHECKING:
     from r1track.datasets.photos import PhotoSet
@@ -125,8 +125,7 @@ class SynthConfig:
         _check_not_below("size_max", self.size_max, "size min", self.size_min)
         if self.size_max > 1:
             raise ConfigError("size_max", f"must be at most 1, got {self.size_max}")
-        if not 0 <= self.photo_rate <= 1:
-            raise ConfigError("photo_rate", f"must be in [0, 1], got {self.photo_rate}")
+        check_share("photo_rate", self.photo_rate)
         if self.aspect_max and self.aspect_max < 1:
             raise ConfigError("aspect_max", f"must be 0 (off) or at least 1, got {self.aspect_max}")
         check_at_least("blur", self.blur, 0)
@@ -324,7 +323,7 @@ def synth_sequence(rng: np.random.Generator, config: SynthConfig, photos: PhotoS
     if config.blur:  # drawn last: the same seed moves everything as it does unblurred
         radius = rng.uniform(0, config.blur)
         frames = [frame.filter(ImageFilter.GaussianBlur(radius)) for frame in frames]
-    description = f"{colour_name} {shape}" if photos else f"{colour_name} {pattern} {shape}"
+    description = f"{colour_name} {pattern} {shape}" if photos is None else f"{colour_name} {shape}"
     return frames, np.array(boxes), cover, absence, cut, description
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from r1track.datasets.base import Sequence
-from r1track.errors import ConfigError, check_at_least, check_choice, check_in_range
+from r1track.errors import ConfigError, check_at_least, check_choice, check_in_range, check_share
 from r1track.geometry import (
     RESIZE_METHODS,
     CropWindow,
@@ -117,8 +117,7 @@ class SamplingConfig:
         check_in_range("coord_tint", self.coord_tint, 0, 1)
         check_choice("resize", self.resize, RESIZE_METHODS)
         check_in_range("absent_rate", self.absent_rate, 0, 1)
-        if not 0 <= self.grounding_rate <= 1:  # 1: a grounding-only dataset
-            raise ConfigError("grounding_rate", f"must be in [0, 1], got {self.grounding_rate}")
+        check_share("grounding_rate", self.grounding_rate)  # 1: a grounding-only dataset
         check_at_least("grounding_factor", self.grounding_factor, 14)
         check_at_least("grounding_pixels", self.grounding_pixels, self.grounding_factor**2)
 
