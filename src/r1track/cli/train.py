@@ -9,6 +9,17 @@ import sys
 from r1track.paths import check_out_dir
 
 
+def _end_process_group() -> None:
+    """Under torchrun, wait for rank 0's save, then close the process group: a rank that exits
+    with it still open aborts at interpreter exit (gloo: "terminate called without an active
+    exception", exit -6), failing the whole launch after the checkpoint was written."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from r1track.training.config import load_config
     from r1track.training.trainers import run_grpo, run_sft
@@ -18,6 +29,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_out_dir(config.output_dir, "output_dir")
     run = {"sft": run_sft, "grpo": run_grpo, "vision": run_vision}[args.algorithm]
     out = run(config)
+    _end_process_group()
     if os.environ.get("RANK", "0") == "0":  # once, also under torchrun / accelerate launch
         print(f"checkpoint: {out}/ (r1track track --model {out})", file=sys.stderr)
     return 0
