@@ -169,7 +169,7 @@ def iou(a, b):
 
 
 class Net(torch.nn.Module):
-    def __init__(self, joint, hidden, depth, heads, full):
+    def __init__(self, joint, hidden, depth, heads, full, merge=8, head="mlp"):
         super().__init__()
         cfg = Qwen2_5_VLVisionConfig(
             depth=depth,
@@ -178,20 +178,31 @@ class Net(torch.nn.Module):
             num_heads=heads,
             out_hidden_size=256,
             patch_size=14,
-            spatial_merge_size=8,
+            spatial_merge_size=merge,
             temporal_patch_size=2,
             window_size=112,
             fullatt_block_indexes=full,
         )
         self.v = Qwen2_5_VisionTransformerPretrainedModel._from_config(cfg)
         self.joint = joint
-        self.head = torch.nn.Sequential(
-            torch.nn.Linear(512, 256), torch.nn.GELU(), torch.nn.Linear(256, 4)
-        )
+        self.kind = head
+        tokens = 2 * (S // 14 // merge) ** 2  # per pair, template and search
+        if head == "mlp":
+            self.head = torch.nn.Sequential(
+                torch.nn.Linear(256 * tokens, 256), torch.nn.GELU(), torch.nn.Linear(256, 4)
+            )
+        else:  # a 4-layer, 256-wide transformer over the pair's tokens and one readout: nano's LM
+            self.pos = torch.nn.Parameter(torch.randn(tokens + 1, 256) * 0.02)
+            layer = torch.nn.TransformerEncoderLayer(256, 4, 512, 0.0, batch_first=True)
+            self.head = torch.nn.TransformerEncoder(layer, 4)
+            self.out = torch.nn.Linear(256, 4)
 
     def forward(self, px, grid, n):
-        tok = self.v(px, grid_thw=grid).pooler_output.reshape(n, -1)
-        return torch.sigmoid(self.head(tok))
+        tok = self.v(px, grid_thw=grid).pooler_output.reshape(n, -1, 256)
+        if self.kind == "mlp":
+            return torch.sigmoid(self.head(tok.reshape(n, -1)))
+        x = torch.cat([torch.zeros_like(tok[:, :1]), tok], 1) + self.pos
+        return torch.sigmoid(self.out(self.head(x)[:, 0]))
 
 
 def main() -> None:
@@ -202,6 +213,19 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--full", default="3", help="full-attention blocks, comma separated")
+    parser.add_argument(
+        "--merge",
+        type=int,
+        default=8,
+        choices=(2, 4, 8),
+        help="spatial merge: 8 = one token per 112 px crop, 4 = 4, 2 = 16",
+    )
+    parser.add_argument(
+        "--head",
+        choices=("mlp", "attn"),
+        default="mlp",
+        help="attn: a 4-layer transformer over all tokens (nano's LM's size)",
+    )
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--pairs", type=int, default=12000, help="training pairs (fixed set)")
     parser.add_argument("--cache", default=".cache/tower-proxy", help="pairs are kept here")
@@ -211,6 +235,7 @@ def main() -> None:
     train_photos = load_photos([p for i, p in enumerate(paths) if i % 4 != 0])
     held_photos = load_photos([p for i, p in enumerate(paths) if i % 4 == 0])
     proc = Qwen2VLImageProcessorPil.from_pretrained("src/r1track/models/nano")
+    proc.merge_size = args.merge  # pixel_values are laid out in merge groups
     cache = Path(args.cache) / f"pairs_{args.pairs}.pt"
     if cache.is_file():
         data = torch.load(cache)
@@ -231,7 +256,7 @@ def main() -> None:
     joint = args.layout == "joint"
     torch.manual_seed(0)
     full = [int(x) for x in args.full.split(",")]
-    net = Net(joint, args.hidden, args.depth, args.heads, full)
+    net = Net(joint, args.hidden, args.depth, args.heads, full, args.merge, args.head)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=1e-3, total_steps=args.steps, pct_start=0.05
@@ -266,7 +291,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     bs = 64
     t0 = time.time()
-    name = f"{args.layout} hidden {args.hidden} depth {args.depth}"
+    name = f"{args.layout} hidden {args.hidden} depth {args.depth} merge {args.merge} {args.head}"
     for step in range(1, args.steps + 1):
         idx = rng.integers(0, len(boxes), bs)
         px, grid = batch_pixels(templates, searches, idx)
