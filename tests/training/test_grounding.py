@@ -103,3 +103,15 @@ def test_grounding_rate_on_the_command_line_and_its_checks(tmp_path, capsys):
     code = main([*args, "--out", str(tmp_path / "b"), "--grounding-rate", "2"])
     err = capsys.readouterr().err
     assert code == 2 and "--grounding-rate" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_build_with_grounding_samples_tells_the_checkpoint_its_pixel_limit(tmp_path):
+    """A model trained on grounding frames of at most 12544 pixels must ground at that size: the
+    build's limit becomes the trained checkpoint's `grounding_max_pixels`, and only when it made
+    grounding samples (the default limit otherwise)."""
+    from r1track.training.trainers import settings_from_build
+
+    _build(tmp_path / "with", rate=0.5, n=4)
+    assert settings_from_build(tmp_path / "with" / "data")["grounding_max_pixels"] == 12544
+    _build(tmp_path / "without", rate=0.0, n=4)
+    assert "grounding_max_pixels" not in settings_from_build(tmp_path / "without" / "data")

@@ -155,8 +155,9 @@ _BUILT_BEFORE = {"layout": "r1track", "resize": "pil", "image_format": "jpeg"}
 def settings_from_build(data_path: str | Path) -> dict:
     """The tracking settings a `data build` dataset was made with (its r1track_build.json), as
     `r1track_tracker.json` keys: each setting the build recorded under its name (prompt, think,
-    layout, tint, resize, image format), and the crop size and context factor when the build
-    used one of each. {} for data without that record
+    layout, tint, resize, image format), the crop size and context factor when the build
+    used one of each, and the grounding images' pixel limit when it made grounding samples. {}
+    for data without that record
     (`data import`). Builds from before a setting existed get the value they were made with."""
     from r1track.tracking.settings import SETTINGS_KEYS
     from r1track.training.data import BUILD_INFO
@@ -175,6 +176,8 @@ def settings_from_build(data_path: str | Path) -> dict:
     context = sampling.get("template_context") or (low if low == high else None)
     if context is not None:
         settings["context"] = context
+    if sampling.get("grounding_rate"):  # trained to ground on frames of at most this many pixels
+        settings["grounding_max_pixels"] = sampling["grounding_pixels"]
     return settings
 
 
