@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from r1track.datasets import load_dataset
+from r1track.datasets.base import read_boxes
 from r1track.evaluation.layout import boxes_path
 from r1track.geometry import iou_xyxy, xywh_to_xyxy
 
@@ -27,11 +28,10 @@ def first_box_ious(dataset: str, root: str, split: str, run: Path) -> dict[str, 
     out = {}
     for seq in load_dataset(dataset, root, split):
         path = boxes_path(run, dataset, seq.name)
-        lines = path.read_text().split("\n") if path.is_file() else []
-        if not lines or not lines[0].strip():
+        if not path.is_file():  # grounding failed: the run wrote an error file instead
             out[seq.name] = 0.0
             continue
-        box = np.array([float(v) for v in lines[0].replace(",", " ").split()])
+        box = read_boxes(path)[0]
         out[seq.name] = float(iou_xyxy(xywh_to_xyxy(box), xywh_to_xyxy(seq.init_box)))
     return out
 
@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--run", required=True, type=Path, help="an `r1track eval --init text` run")
     args = parser.parse_args()
+    if not args.run.is_dir():  # else every sequence would count as "not found"
+        parser.error(f"--run {args.run}: no such run folder")
     ious = first_box_ious(args.dataset, args.root, args.split, args.run)
     found = sum(v > 0.5 for v in ious.values())
     print(
