@@ -1,19 +1,25 @@
-"""Frames/s of a GOT-10k-format evaluation at --batch 1 vs --batch 8 (issue: benchmarks).
+"""Frames/s of a GOT-10k-format evaluation (what `r1track eval` runs): template reuse and drafts
+at --batch 8, and one server vs two.
 
-1. `hf` backend, tiny random Qwen2.5-VL, 336 px crops: sequences stepped in lockstep, one batched
-   `generate` per step.
-2. `openai` backend against a local scripted server (`r1track.dev.fake_server`) that answers every
-   request after a fixed latency, as a remote GPU server would: concurrency 1 vs 8.
+1. `hf` backend, tiny random Qwen2.5-VL, 336 px crops, sequences stepped in lockstep: --batch 1,
+   then --batch 8 without template reuse (every step prefills 8 templates), with it (each
+   sequence's own cached template prefix, stacked), and with drafts too (the default).
+2. `openai` backend at --batch 8 against scripted local servers (`r1track.dev.fake_server`) that
+   answer one request at a time after a fixed latency, as a GPU server at its batch limit: one
+   server vs two of the same latency.
 
-    python benchmarks/eval_speed.py [--seqs 8] [--frames 30] [--latency 0.05]
+Variants run interleaved, `--repeats` times each; a figure is the median over repeats with its
+spread (min-max), a speed-up the median of per-repeat ratios, counted only when its spread is
+smaller than its gain.
 
-Target: --batch 8 at least 2x the frames/s of --batch 1 on this CPU.
+    python benchmarks/eval_speed.py [--seqs 8] [--frames 30] [--latency 0.2] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -48,11 +54,27 @@ def timed_eval(tracker, sequences, out: Path, batch: int) -> dict:
     return {"batch": batch, "frames": frames, "seconds": seconds, "fps": frames / seconds}
 
 
+def summary(runs: list[dict]) -> dict:
+    fps = [r["fps"] for r in runs]
+    return {"fps": statistics.median(fps), "spread": [min(fps), max(fps)], "repeats": runs}
+
+
+def speedup(runs_a: list[dict], runs_b: list[dict]) -> dict:
+    """Frames/s of b over a, per repeat: median, spread, and whether it counts."""
+    ratios = [b["fps"] / a["fps"] for a, b in zip(runs_a, runs_b, strict=True)]
+    gain = statistics.median(ratios)
+    spread = [min(ratios), max(ratios)]
+    return {"median": gain, "spread": spread, "counts": spread[1] - spread[0] < abs(gain - 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seqs", type=int, default=8)
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--latency", type=float, default=0.05, help="scripted server seconds")
+    parser.add_argument(
+        "--latency", type=float, default=0.2, help="scripted servers: seconds per request"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="benchmarks/results/eval_speed.json")
     args = parser.parse_args()
 
@@ -63,47 +85,89 @@ def main() -> None:
     from r1track.dev.tiny_model import build_tiny_model
     from r1track.tracking import Tracker
 
-    rows = []
+    hf_variants = {
+        "batch 1": dict(batch=1, reuse_template=True, draft=False),
+        "batch 8, no template reuse": dict(batch=8, reuse_template=False, draft=False),
+        "batch 8, template reuse": dict(batch=8, reuse_template=True, draft=False),
+        "batch 8, template reuse + drafts": dict(batch=8, reuse_template=True, draft=True),
+    }
+    runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "got10k"
         write_dataset(root, args.seqs, args.frames)
         sequences = load_dataset("got10k", root, "val")
         model = build_tiny_model(Path(tmp) / "tiny")
-        for batch in (1, 8):
-            tracker = Tracker(HFBackend(str(model), device="cpu", max_batch_size=batch))
-            row = timed_eval(tracker, sequences, Path(tmp) / f"hf{batch}", batch)
-            rows.append({"backend": "hf (tiny model)", **row})
-        server = FakeChatServer(lambda body: "[120,120,200,200]", delay=args.latency)
+        backends = {
+            name: HFBackend(
+                str(model),
+                device="cpu",
+                max_batch_size=v["batch"],
+                reuse_template=v["reuse_template"],
+                draft=v["draft"],
+            )
+            for name, v in hf_variants.items()
+        }
+        servers = [
+            FakeChatServer(lambda body: "[120,120,200,200]", delay=args.latency, serial=True)
+            for _ in range(2)
+        ]
+        api_variants = {
+            "openai, 1 server": [servers[0].url],
+            "openai, 2 servers": [s.url for s in servers],
+        }
         try:
-            for batch in (1, 8):
-                backend = OpenAIBackend(server.url, "scripted", concurrency=batch)
-                row = timed_eval(Tracker(backend), sequences, Path(tmp) / f"api{batch}", batch)
-                rows.append(
-                    {"backend": f"openai (server latency {args.latency * 1e3:.0f} ms)", **row}
-                )
-                backend.close()
+            for rep in range(args.repeats):
+                names = list(hf_variants) + list(api_variants)
+                for name in names if rep % 2 == 0 else names[::-1]:
+                    out = Path(tmp) / f"{name}-{rep}".replace(" ", "_").replace(",", "")
+                    if name in hf_variants:
+                        backend = backends[name]
+                        backend._prefixes.clear()
+                        backend._drafts.clear()
+                        row = timed_eval(
+                            Tracker(backend), sequences, out, hf_variants[name]["batch"]
+                        )
+                    else:
+                        backend = OpenAIBackend(api_variants[name], "scripted", concurrency=8)
+                        row = timed_eval(Tracker(backend), sequences, out, 8)
+                        backend.close()
+                    runs.setdefault(name, []).append(row)
+                    print(name, json.dumps(row))
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
+    speedups = {
+        "template reuse at batch 8": speedup(
+            runs["batch 8, no template reuse"], runs["batch 8, template reuse"]
+        ),
+        "drafts at batch 8 (with reuse)": speedup(
+            runs["batch 8, template reuse"], runs["batch 8, template reuse + drafts"]
+        ),
+        "batch 8 (reuse + drafts) over batch 1": speedup(
+            runs["batch 1"], runs["batch 8, template reuse + drafts"]
+        ),
+        "two servers over one": speedup(runs["openai, 1 server"], runs["openai, 2 servers"]),
+    }
     result = {
         "command": f"python benchmarks/eval_speed.py --seqs {args.seqs} --frames {args.frames} "
-        f"--latency {args.latency}",
+        f"--latency {args.latency} --repeats {args.repeats}",
         "machine": machine(),
         "dataset": f"GOT-10k format, {args.seqs} synthetic sequences x {args.frames} frames "
         "of 320x192",
-        "runs": rows,
+        "servers": f"scripted, one request at a time, {args.latency * 1e3:.0f} ms each",
+        "variants": {name: summary(r) for name, r in runs.items()},
+        "speedups": speedups,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print("| backend | batch | frames | seconds | frames/s |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['backend']} | {r['batch']} | {r['frames']} | {r['seconds']:.1f} "
-            f"| {r['fps']:.1f} |"
-        )
-    for name in dict.fromkeys(r["backend"] for r in rows):
-        one, eight = (r["fps"] for r in rows if r["backend"] == name)
-        print(f"{name}: batch 8 / batch 1 = {eight / one:.2f}x")
+    print("| variant | frames/s (median) [spread] |")
+    print("|---|---|")
+    for name, v in result["variants"].items():
+        print(f"| {name} | {v['fps']:.1f} [{v['spread'][0]:.1f}, {v['spread'][1]:.1f}] |")
+    for name, v in speedups.items():
+        counts = "counts" if v["counts"] else "within noise"
+        lo, hi = v["spread"]
+        print(f"{name}: {v['median']:.2f}x [{lo:.2f}, {hi:.2f}] ({counts})")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
-"""Frames/s with template reuse off vs on, no-think vs think, crops 112 and 336, against the limit.
+"""Frames/s with draft-verified decoding off vs on, no-think vs think, crops 112 and 336, models
+`small` (random) and nano, against the per-frame floor; variants interleaved and repeated.
 
-The limit of an MLLM tracker is one prefill of the search image and its text on top of the cached
-template prefix, plus the decoding of the answer's tokens. We measure it directly on the same
-frames: the model calls alone (vision encoder for the search image, language-model prefill of the
-suffix, one forward per answer token), with no crop, image processing, tokenisation or parsing.
+The floor of a frame is the time inside the model's forward passes while it is tracked: one
+prefill of the search image, the text and the draft on the cached template prefix, plus one
+forward per correction (without drafts: one per answer token). Everything else (crop, image
+processing, tokenisation, draft bookkeeping, parsing) is wall minus floor.
 
-Model: `r1track dev tiny-model --size small` (26.6M parameters, random): large enough that model
-compute dominates a frame on this CPU. A random model never closes its answer, so the answer length
-is fixed by the token budget: 24 tokens without thinking (about the length of a box in Qwen's
-tokenizer, which spells digits one by one) and 128 with thinking.
+The variants run interleaved (off, on, on, off, off, on, ...) `--repeats` times each on the same
+frames, so that a slow minute of the machine hits both; each figure is the median over repeats of
+a run's mean seconds per frame, with the spread (min-max) beside it. A speed-up is the median of
+the per-repeat ratios (off / on of the same repeat) and counts only when its spread is smaller
+than its gain.
 
-    python benchmarks/speed.py [--frames 8] [--think-frames 4]
+Models: `r1track dev tiny-model --size small` (26.6M parameters, random, fp32): its answers never
+close, so their length is the token budget (24 no-think, 128 think); the bundled nano at its own
+crop (112), on the bundled demo clip it was made to track.
+
+    python benchmarks/speed.py [--frames 8] [--think-frames 4] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -24,155 +30,190 @@ from pathlib import Path
 
 from frame_overhead import machine
 
-
-def limit_seconds(backend, request, n_tokens: int) -> float:
-    """Model-only time of one frame on the cached prefix: search prefill + n_tokens decodes."""
-    import torch
-
-    from r1track.backends.hf import VISION_END
-
-    head, sep, tail = backend.render(request).partition(VISION_END)
-    prefix = backend._prefix(request, head + sep)
-    suffix, pixels, grid = backend.tokenize_with_images(tail, request.images[1:])
-    model = backend.model
-    n_prefix = prefix.ids.shape[1]
-    with torch.inference_mode():
-        positions = backend._suffix_positions(prefix, suffix, grid)
-        next_position = int(positions.max()) + 1
-        t0 = time.perf_counter()
-        out = backend._prefill_suffix(prefix, suffix, pixels, grid, positions)
-        token = out.logits[:, -1].argmax(-1, keepdim=True)
-        for i in range(n_tokens - 1):
-            step = torch.full((3, 1, 1), next_position + i)
-            out = model(
-                input_ids=token, position_ids=step, past_key_values=prefix.cache, use_cache=True
-            )
-            token = out.logits[:, -1].argmax(-1, keepdim=True)
-        seconds = time.perf_counter() - t0
-    prefix.cache.crop(n_prefix - prefix.cache.get_seq_length())
-    return seconds
+DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo.mp4"
 
 
-def run(backend, frames, box, crop: int, think: bool, reuse: bool, tokens: int, limit: bool):
-    from r1track.backends.base import GenerationRequest
-    from r1track.geometry import crop_image, crop_window
-    from r1track.tracking import Tracker, TrackerConfig, TrackJob, run_tracks
+class ForwardClock:
+    """Seconds spent inside `model.forward` (the floor), reset per frame."""
 
-    backend.reuse_template = reuse
-    tracker = Tracker(backend, TrackerConfig(crop_size=crop, think=think, max_new_tokens=tokens))
-    walls, limits, generated = [], [], []
-    job = TrackJob(frames, bbox=box)
-    t0, search_box = time.perf_counter(), None
-    for event in run_tracks(tracker, [job]):  # the loop `track` and `eval` run
+    def __init__(self, model):
+        self.seconds = 0.0
+        self.calls = 0
+        forward = model.forward
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return forward(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.calls += 1
+
+        model.forward = timed
+
+    def take(self) -> tuple[float, int]:
+        out = (self.seconds, self.calls)
+        self.seconds, self.calls = 0.0, 0
+        return out
+
+
+def one_run(backend, clock, config, frames, box, draft: bool) -> dict:
+    from r1track.tracking import Tracker, TrackJob, run_tracks
+
+    backend.draft = draft
+    backend._drafts.clear()
+    backend._prefixes.clear()
+    tracker = Tracker(backend, config)
+    walls, floors, calls, tokens, accepted, drafted = [], [], [], [], [], []
+    t0 = time.perf_counter()
+    clock.take()
+    for event in run_tracks(tracker, [TrackJob(frames, bbox=box)]):
         if event.error is not None:
             raise event.error
         if event.result is None:
             continue
         wall = time.perf_counter() - t0
-        # frame 0 starts the track, frame 1 warms up (and makes the prefix, when reused)
+        floor, n = clock.take()
+        # frame 0 starts the track; frame 1 makes the template prefix and the first draft
         if event.result.index >= 2:
             walls.append(wall)
-            generated.append(backend.last_generated[0])
-            if limit and search_box is not None:
-                window = crop_window(search_box, tracker.config.search_factor, crop)
-                request = GenerationRequest(
-                    (job.state.template, crop_image(event.frame, window)),
-                    job.state.prompt,
-                    tokens,
-                    prefix_key=job.state.key,
-                    think=think,
-                    layout=tracker.config.layout,
-                )
-                limits.append(limit_seconds(backend, request, generated[-1]))
-        search_box = job.state.box.copy()  # where the next frame's search crop is cut
+            floors.append(floor)
+            calls.append(n)
+            tokens.append(backend.last_generated[0])
+            accepted.append(backend.last_accepted[0])
+            drafted.append(backend.last_drafted[0])
         t0 = time.perf_counter()
-    row = {
-        "crop": crop,
-        "think": think,
-        "reuse": reuse,
-        "answer_tokens": generated[0],
-        "frames": len(walls),
+    return {
         "seconds_per_frame": statistics.mean(walls),
-        "fps": 1 / statistics.mean(walls),
+        "floor_seconds_per_frame": statistics.mean(floors),
+        "forwards_per_frame": statistics.mean(calls),
+        "answer_tokens": statistics.mean(tokens),
+        "draft_tokens": sum(drafted),
+        "accepted_tokens": sum(accepted),
     }
-    if limits:
-        row["limit_seconds_per_frame"] = statistics.mean(limits)
-        row["wall_over_limit"] = statistics.mean(walls) / statistics.mean(limits)
-    return row
+
+
+def summarise(runs: list[dict]) -> dict:
+    def med(key):
+        return statistics.median(r[key] for r in runs)
+
+    seconds = [r["seconds_per_frame"] for r in runs]
+    drafted = sum(r["draft_tokens"] for r in runs)
+    return {
+        "seconds_per_frame": med("seconds_per_frame"),
+        "spread": [min(seconds), max(seconds)],
+        "fps": 1 / med("seconds_per_frame"),
+        "floor_seconds_per_frame": med("floor_seconds_per_frame"),
+        "wall_over_floor": statistics.median(
+            r["seconds_per_frame"] / r["floor_seconds_per_frame"] for r in runs
+        ),
+        "forwards_per_frame": med("forwards_per_frame"),
+        "answer_tokens": med("answer_tokens"),
+        "accepted_share": (sum(r["accepted_tokens"] for r in runs) / drafted) if drafted else None,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=8, help="timed frames per no-think run")
     parser.add_argument("--think-frames", type=int, default=4, help="timed frames per think run")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each variant")
+    parser.add_argument("--models", default="small,nano")
     parser.add_argument("--out", default="results/speed.json")
     args = parser.parse_args()
 
+    import dataclasses
+
+    import numpy as np
     import torch
 
     from r1track.backends.hf import HFBackend
-    from r1track.dev.synth_video import synth_frames
     from r1track.dev.tiny_model import SIZES, build_tiny_model
+    from r1track.tracking import TrackerConfig
+    from r1track.video import open_frames
 
     torch.manual_seed(0)
     n = max(args.frames, args.think_frames) + 2
-    pairs = list(synth_frames(n, 640, 360, seed=0))
-    frames, box = [f for f, _ in pairs], pairs[0][1]
-    rows = []
+    frames = []
+    for frame in open_frames(str(DEMO)):
+        frames.append(frame.copy())
+        if len(frames) == n:
+            break
+    truth = np.loadtxt(DEMO.with_name("demo.groundtruth.txt"), delimiter=",")
+    box = tuple(float(v) for v in truth[0])
+    rows, speedups = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        backend = HFBackend(
-            str(build_tiny_model(Path(tmp) / "small", SIZES["small"])), device="cpu"
-        )
-        for crop in (112, 336):
-            for think, tokens, count in ((False, 24, args.frames), (True, 128, args.think_frames)):
-                for reuse in (False, True):
-                    rows.append(
-                        run(
-                            backend,
-                            frames[: count + 2],
-                            box,
-                            crop,
-                            think,
-                            reuse,
-                            tokens,
-                            limit=reuse,
-                        )
-                    )
-                    print(json.dumps(rows[-1]))
-    speedups = {}
-    for crop in (112, 336):
-        for think in (False, True):
-            off, on = (r for r in rows if r["crop"] == crop and r["think"] == think)
-            speedups[f"crop{crop}_{'think' if think else 'nothink'}"] = (
-                off["seconds_per_frame"] / on["seconds_per_frame"]
+        for name in args.models.split(","):
+            path = (
+                "nano" if name == "nano" else str(build_tiny_model(Path(tmp) / name, SIZES[name]))
             )
+            backend = HFBackend(path, device="cpu")
+            clock = ForwardClock(backend.model)
+            base = TrackerConfig.for_checkpoint(backend.checkpoint)
+            crops = (base.crop_size,) if name == "nano" else (112, 336)
+            for crop in crops:
+                for think, tokens, count in (
+                    (False, 24, args.frames),
+                    (True, 128, args.think_frames),
+                ):
+                    config = dataclasses.replace(
+                        base, crop_size=crop, think=think, max_new_tokens=tokens
+                    )
+                    runs: dict[bool, list[dict]] = {False: [], True: []}
+                    for rep in range(args.repeats):
+                        for draft in (False, True) if rep % 2 == 0 else (True, False):
+                            runs[draft].append(
+                                one_run(backend, clock, config, frames[: count + 2], box, draft)
+                            )
+                    for draft in (False, True):
+                        row = {"model": name, "crop": crop, "think": think, "draft": draft}
+                        row |= summarise(runs[draft]) | {"repeats": runs[draft]}
+                        rows.append(row)
+                        print(json.dumps({k: v for k, v in row.items() if k != "repeats"}))
+                    ratios = [
+                        off["seconds_per_frame"] / on["seconds_per_frame"]
+                        for off, on in zip(runs[False], runs[True], strict=True)
+                    ]
+                    gain = statistics.median(ratios)
+                    speedups[f"{name}_crop{crop}_{'think' if think else 'nothink'}"] = {
+                        "median": gain,
+                        "spread": [min(ratios), max(ratios)],
+                        "counts": max(ratios) - min(ratios) < abs(gain - 1),
+                    }
+            backend.close()
     result = {
         "command": "python benchmarks/speed.py "
-        f"--frames {args.frames} --think-frames {args.think_frames}",
+        f"--frames {args.frames} --think-frames {args.think_frames} --repeats {args.repeats} "
+        f"--models {args.models}",
         "machine": machine(),
-        "model": "r1track dev tiny-model --size small (26.6M parameters, random), fp32, CPU",
-        "runs": rows,
-        "reuse_speedup": speedups,
+        "models": {
+            "small": "r1track dev tiny-model --size small (26.6M parameters, random), fp32",
+            "nano": "the bundled r1track-nano (7.4M parameters), fp32, at its own crop",
+        },
+        "clip": "assets/demo.mp4 (the first frames)",
+        "rows": rows,
+        "draft_speedup": speedups,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(
-        "| crop | think | answer tokens | reuse | s/frame | frames/s | limit s/frame | wall/limit |"
+        "| model | crop | think | drafts | s/frame [spread] | frames/s | forwards/frame "
+        "| accepted | floor s/frame | wall / floor |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        lim = (
-            f"{r['limit_seconds_per_frame']:.3f} | {r['wall_over_limit']:.3f}"
-            if "wall_over_limit" in r
-            else "- | -"
-        )
+        share = "-" if r["accepted_share"] is None else f"{r['accepted_share']:.0%}"
         print(
-            f"| {r['crop']} | {'yes' if r['think'] else 'no'} | {r['answer_tokens']} | "
-            f"{'on' if r['reuse'] else 'off'} | {r['seconds_per_frame']:.3f} | {r['fps']:.2f} "
-            f"| {lim} |"
+            f"| {r['model']} | {r['crop']} | {'yes' if r['think'] else 'no'} | "
+            f"{'on' if r['draft'] else 'off'} | {r['seconds_per_frame']:.3f} "
+            f"[{r['spread'][0]:.3f}, {r['spread'][1]:.3f}] | {r['fps']:.2f} | "
+            f"{r['forwards_per_frame']:.1f} | {share} | {r['floor_seconds_per_frame']:.3f} | "
+            f"{r['wall_over_floor']:.3f} |"
         )
     for key, value in speedups.items():
-        print(f"reuse speed-up {key}: {value:.2f}x")
+        lo, hi = value["spread"]
+        counts = "counts" if value["counts"] else "within noise"
+        print(f"draft speed-up {key}: {value['median']:.2f}x [{lo:.2f}, {hi:.2f}] ({counts})")
 
 
 if __name__ == "__main__":

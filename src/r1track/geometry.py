@@ -216,24 +216,30 @@ def _linear_taps(dst: int, src: int, clamp_weights: bool):
 def _linear(pixels: np.ndarray, rows, cols, out_h: int, out_w: int) -> np.ndarray:
     """Bilinear resampling with OpenCV's uint8 fixed-point arithmetic (its x86 SIMD path: the
     horizontal pass is exact, the vertical one rounds as `VResizeLinearVec_32s8u`). `rows` and
-    `cols` are `_linear_taps` whose indices are positions in `pixels`; outside it is black."""
+    `cols` are `_linear_taps` whose indices are positions in `pixels`; outside it is black. The
+    horizontal pass runs once per distinct source row (an upscale reads each row twice)."""
     r0, r1, b0, b1 = rows
     c0, c1, a0, a1 = cols
-    r, c = np.concatenate([r0, r1]), np.concatenate([c0, c1])
     height, width = pixels.shape[:2]
-    block = pixels[np.ix_(np.clip(r, 0, height - 1), np.clip(c, 0, width - 1))].astype(np.int32)
-    inside = ((r >= 0) & (r < height))[:, None] & ((c >= 0) & (c < width))[None, :]
-    if not inside.all():
-        block *= inside.reshape(inside.shape + (1,) * (pixels.ndim - 2))
+    used, where = np.unique(np.concatenate([r0, r1]), return_inverse=True)
+    source = pixels[np.clip(used, 0, height - 1)]
     extra = (slice(None),) + (None,) * (pixels.ndim - 2)
-    across = block[:, :out_w] * a0[extra]
-    across += block[:, out_w:] * a1[extra]
+    across = None
+    for c, weight in ((c0, a0), (c1, a1)):
+        part = source[:, np.clip(c, 0, width - 1)].astype(np.int32)
+        outside = (c < 0) | (c >= width)
+        if outside.any():
+            part[:, outside] = 0
+        part *= weight[extra]
+        across = part if across is None else across + part
+    off = (used < 0) | (used >= height)
+    if off.any():
+        across[off] = 0
     across >>= 4
-    top, bottom = across[:out_h], across[out_h:]
     column = (slice(None), None) + (None,) * (pixels.ndim - 2)
-    top *= b0[column]
+    top = across[where[:out_h]] * b0[column]
     top >>= 16
-    bottom *= b1[column]
+    bottom = across[where[out_h:]] * b1[column]
     bottom >>= 16
     top += bottom
     top += 2

@@ -121,8 +121,10 @@ def test_merge_size_sets_visual_tokens_per_crop(tmp_path):
 
 def test_decoding_ignores_the_checkpoints_generation_config(tiny_model, tmp_path):
     """A checkpoint whose generation_config.json carries Qwen2.5-VL-3B-Instruct's defaults
-    (sampling, repetition_penalty 1.05) still decodes greedily with no penalty, on the batched
-    path (`generate`) as on the single-request one, as the openai backend asks servers to."""
+    (sampling, repetition_penalty 1.05) still decodes greedily with no penalty: on the template
+    path (batched and single: each token is the argmax of a full forward pass) and on the
+    one-image path (transformers' `generate`, given a clean config), as the openai backend asks
+    servers to."""
     import shutil
 
     from r1track.backends.base import REPETITION_PENALTY
@@ -144,9 +146,12 @@ def test_decoding_ignores_the_checkpoints_generation_config(tiny_model, tmp_path
     a = GenerationRequest((noise_image(0, 112), noise_image(1, 112)), "find it", 24)
     b = GenerationRequest((noise_image(2, 112), noise_image(3, 112)), "and this one", 24)
     batched = backend.generate([a, b])
+    assert batched == backend.generate([a]) + backend.generate([b])
+    _forced_logprobs(backend, a, _greedy_tokens(backend, a))  # asserts every token is greedy
+    assert seen == []  # the template path runs its own loop
+    backend.generate([GenerationRequest((noise_image(4, 112),), "where is it", 8)])
     assert REPETITION_PENALTY == 1.0
     assert [(c.repetition_penalty, c.do_sample) for c in seen] == [(1.0, False)]
-    assert batched == backend.generate([a]) + backend.generate([b])  # single path: no penalty
 
 
 def test_template_reuse_gives_the_same_scores_and_boxes(fresh_hf_backend, synth_video):
@@ -193,13 +198,41 @@ def test_template_reuse_gives_the_same_scores_and_boxes(fresh_hf_backend, synth_
     assert tracks[True] == tracks[False]
 
 
-def test_batches_of_several_requests_take_the_batched_path(fresh_hf_backend):
+def test_batches_reuse_each_tracks_template(fresh_hf_backend):
+    """A batch of tracks decodes on copies of their own cached prefixes: both are cached after
+    the first call, left as they were, and the answers are the ones each track gets alone."""
+    backend = fresh_hf_backend
     requests = [
-        GenerationRequest((noise_image(0), noise_image(i)), "x", 4, prefix_key=f"t{i}")
+        GenerationRequest((noise_image(i), noise_image(10 + i)), "x" * i, 6, prefix_key=f"t{i}")
         for i in (1, 2)
     ]
-    fresh_hf_backend.generate(requests)
-    assert not fresh_hf_backend._prefixes  # documented: reuse applies to one request at a time
+    backend.draft = False
+    calls = [0]
+    forward = backend.model.forward
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return forward(*args, **kwargs)
+
+    backend.model.forward = counting
+    batched = backend.generate(requests)
+    # both templates prefilled in one forward, the suffixes in one, then one per token
+    assert calls[0] == 1 + 1 + (6 - 1)
+    assert list(backend._prefixes) == ["t1", "t2"]
+    lengths = {k: p.ids.shape[1] for k, p in backend._prefixes.items()}
+    assert all(p.cache.get_seq_length() == lengths[k] for k, p in backend._prefixes.items())
+    cached = {k: p.cache.layers[0].keys.clone() for k, p in backend._prefixes.items()}
+    assert backend.generate(requests) == batched
+    for key, prefix in backend._prefixes.items():
+        assert torch.equal(prefix.cache.layers[0].keys, cached[key])
+    backend.reuse_template = False
+    alone = [backend.generate([r])[0] for r in requests]
+    assert batched == alone
+    # a template prefilled in a batch holds the keys it gets prefilled alone
+    backend.reuse_template = True
+    backend._prefixes.clear()
+    backend.generate(requests[1:])
+    assert torch.allclose(backend._prefixes["t2"].cache.layers[0].keys, cached["t2"], atol=1e-5)
 
 
 def test_decoding_stops_at_the_stop_string_and_keeps_it(hf_backend):
@@ -309,7 +342,7 @@ def test_confidence_is_the_geometric_mean_of_the_chosen_tokens_probabilities(fre
         singles.append(answer)
     batched = backend.generate(requests)
     assert batched == singles  # the answers are unchanged, and so are their lengths
-    assert backend.last_generated == [14, 14]
+    assert backend.last_generated == [8, 14]  # each row decodes its own budget
     for one, row in zip(singles, batched, strict=True):
         assert isinstance(row, Answer)
         assert row.confidence == pytest.approx(one.confidence, abs=1e-4)
@@ -344,7 +377,7 @@ def test_confidence_ends_with_the_answer(fresh_hf_backend):
     single = backend.generate([request])[0]
     assert backend.last_generated == [4]
     batched = backend.generate([request, dataclasses.replace(other, stop=())])[0]
-    assert backend.last_generated == [12, 12]
+    assert backend.last_generated == [4, 12]  # the first row stopped at its end
     for answer in (single, batched):  # (a real end-of-turn token is special: not in the text)
         assert answer == decode(tokens[:4], skip_special_tokens=True)
         assert answer.confidence == pytest.approx(expected, rel=1e-4)

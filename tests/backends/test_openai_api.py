@@ -268,3 +268,66 @@ def test_no_logprobs_means_no_confidence_and_one_note(chat_server, capsys, stric
         "(logprobs), so answer confidences are not available; features that use them fall "
         "back to whether each answer is usable"
     ]
+
+
+def _tracks_through(backend, batch: int) -> dict[str, list]:
+    from r1track.tracking import TrackJob, run_tracks
+
+    tracker = Tracker(backend, TrackerConfig(crop_size=112))
+    jobs = []
+    for seed in range(4):
+        frames, boxes = moving_square_video(10, seed=seed)
+        first = boxes[0]
+        bbox = (first[0], first[1], first[2] - first[0], first[3] - first[1])
+        jobs.append(TrackJob(frames, bbox=bbox, name=f"s{seed}"))
+    out: dict[str, list] = {}
+    for event in run_tracks(tracker, jobs, batch=batch):
+        assert event.error is None, event.error
+        if event.result is not None:
+            out.setdefault(event.job.name, []).append((event.result.box, event.result.answer))
+    return out
+
+
+def test_several_servers_share_a_run_and_one_that_dies_is_replaced(chat_server, capsys):
+    """Three servers of different latencies, one of which dies after 5 answers: the run goes on
+    on the other two, says so once, and gives the boxes one server gives alone."""
+    fast = chat_server(oracle_server_answer, delay=0.01)
+    slow = chat_server(oracle_server_answer, delay=0.15)
+    dying = chat_server(oracle_server_answer, delay=0.01, die_after=5)
+    alone = chat_server(oracle_server_answer)
+    reference = _tracks_through(OpenAIBackend(alone.url, "m"), batch=4)
+    backend = OpenAIBackend([fast.url, slow.url, dying.url], "m", max_retries=1, concurrency=4)
+    assert _tracks_through(backend, batch=4) == reference
+    answered = backend.answered()
+    requests = 4 * 9
+    assert sum(answered.values()) == requests
+    assert answered[dying.url] == 5 and len(dying.bodies) > 5  # the rest of its requests moved
+    assert answered[fast.url] > answered[slow.url] > 0  # spread by load: fewest in flight
+    backend.close()
+    err = capsys.readouterr().err
+    assert err.count(f"no answer from {dying.url}") == 1, err
+    assert "its requests go to the 2 other(s)" in err
+    assert f"answers per server: {fast.url} {answered[fast.url]}" in err
+    assert f"{dying.url} 5 (failed)" in err
+
+
+def test_a_refused_request_is_not_sent_to_another_server(chat_server):
+    strict = chat_server(lambda body: "[1,2,3,4]", strict=True)
+    other = chat_server(lambda body: "[1,2,3,4]")
+    backend = OpenAIBackend([strict.url, other.url], "m", server="vllm", max_retries=0)
+    with pytest.raises(BackendError, match="answered HTTP 422"):
+        backend.generate([BOX_REQUEST])
+    assert other.bodies == []  # HTTP 422 says the request is wrong, not the server
+
+
+def test_when_every_server_failed_each_request_tries_them_all(chat_server, capsys):
+    first = chat_server(lambda body: "ok", fail_first=100)
+    second = chat_server(lambda body: "ok", fail_first=2)
+    backend = OpenAIBackend([first.url, second.url], "m", max_retries=0)
+    with pytest.raises(BackendError, match=f"server {second.url} answered HTTP 500"):
+        backend.generate([REQUEST])  # both fail: the last error is raised
+    with pytest.raises(BackendError):
+        backend.generate([REQUEST])
+    assert backend.generate([REQUEST]) == ["ok"]  # the second one is back
+    assert (len(first.bodies), len(second.bodies)) == (3, 3)
+    assert "none is left" in capsys.readouterr().err

@@ -503,3 +503,26 @@ def test_several_objects_bad_input_is_one_line_and_nothing_is_written(tmp_path, 
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and message in lines[0], (name, lines)
         assert not out.exists(), name
+
+
+def test_track_through_two_servers_one_dead(chat_server, tmp_path, capsys):
+    """`--base-url` twice, the first server dead from the start: every frame is answered by the
+    second, the dead one is named once, and the boxes are those of the live server alone."""
+    from helpers import oracle_server_answer
+
+    folder, left, _ = _two_objects_folder(tmp_path)
+    live = chat_server(oracle_server_answer)
+    dead = chat_server(oracle_server_answer, die_after=0)
+    flags = ["--model", "m", "--backend", "openai", "--crop-size", "112", "--context", "2"]
+    base = ["track", str(folder), "--bbox", bbox_flag(left[0]), *flags, "--no-overlay"]
+    assert main([*base, "--base-url", live.url, "--out", str(tmp_path / "one")]) == 0
+    capsys.readouterr()
+    both = ["--base-url", dead.url, "--base-url", live.url, "--timeout", "5"]
+    assert main([*base, *both, "--out", str(tmp_path / "two")]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"no answer from {dead.url}") == 1, err
+    assert f"answers per server: {dead.url} 0 (failed), {live.url} 5" in err
+    one, two = ((tmp_path / d / "boxes.txt").read_text() for d in ("one", "two"))
+    assert one == two
+    assert main([*base, "--base-url", live.url, "--base-url", live.url, "--out", "x"]) == 2
+    assert "--base-url: a server given twice" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from r1track.backends.base import (
     Answer,
     Backend,
@@ -19,7 +21,7 @@ def load_backend(
     kind: str,
     model: str,
     *,
-    base_url: str | None = None,
+    base_url: str | Sequence[str] | None = None,
     server: str = "openai",
     device: str = "auto",
     batch_size: int = 8,
@@ -27,14 +29,20 @@ def load_backend(
     max_retries: int = 3,
     max_pixels: int | None = None,
     reuse_template: bool = True,
+    draft: bool = True,
 ) -> Backend:
     """Build a backend by name. `model` is a checkpoint (hf) or the served model name (openai);
-    `server` is the openai backend's server profile (`openai_api.SERVER_PROFILES`)."""
+    `base_url` the openai backend's server URL, or several (serving the same model); `server` its
+    server profile (`openai_api.SERVER_PROFILES`)."""
     if kind == "hf":
         from r1track.backends.hf import HFBackend
 
         return HFBackend(
-            model, device=device, max_batch_size=batch_size, reuse_template=reuse_template
+            model,
+            device=device,
+            max_batch_size=batch_size,
+            reuse_template=reuse_template,
+            draft=draft,
         )
     if kind == "openai":
         from r1track.backends.openai_api import QWEN_DEFAULT_LIMITS, OpenAIBackend
@@ -44,8 +52,11 @@ def load_backend(
         limits = QWEN_DEFAULT_LIMITS
         if max_pixels is not None:
             limits = PixelLimits(min(limits.min_pixels, max_pixels), max_pixels, limits.factor)
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if len(set(urls)) != len(urls):
+            raise UserError(f"--base-url: a server given twice: {', '.join(urls)}")
         return OpenAIBackend(
-            base_url,
+            urls,
             model,
             timeout=timeout,
             max_retries=max_retries,

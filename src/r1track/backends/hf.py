@@ -6,9 +6,17 @@ processor, which needs torchvision), the same processor the trainers use.
 Template reuse: a track's template image is the same every frame, and so is everything before it
 in the prompt. For a request with a `prefix_key`, that prefix (chat header + template image) is
 encoded and prefilled once; each frame then prefills only the search image and the text on top of
-the cached keys and values, with Qwen's 3-D rotary positions computed over the whole sequence, and
-decodes greedily with one forward per token. Answers are the same as without reuse. It applies to
-requests answered one at a time; a batch of several requests takes the batched path without reuse.
+the cached keys and values, with Qwen's 3-D rotary positions computed over the whole sequence.
+A batch of tracks decodes on a stacked copy of their prefixes' caches (`kv.stack_caches`), so
+reuse holds at `--batch N` too. Answers are the same as without reuse.
+
+Draft-verified decoding: the search crop is centred on the last box, so this frame's answer is
+mostly last frame's. The track's previous answer tokens are appended to the prefill as a draft;
+the logits at each draft position say what greedy decoding would choose there, so the longest
+draft prefix the model agrees with is kept, with the model's own next token after it, in one
+forward pass; decoding goes on one token per forward from there. The answers are greedy
+decoding's by construction (a draft only decides which forwards are needed); `draft=False` turns
+it off.
 
 Confidence: every answer is an `Answer` whose confidence is `answer_confidence` of the
 log-probabilities the model gave the tokens it chose (the raw next-token distribution: greedy
@@ -33,6 +41,7 @@ from r1track.backends.base import (
     answer_confidence,
 )
 from r1track.backends.devices import check_device
+from r1track.backends.kv import row_cache, stack_caches
 from r1track.backends.scoring import ChosenLogprobs
 from r1track.errors import BackendError, UserError, shorten
 from r1track.models import adapter_base, check_weights, choose_dtype, resolve_checkpoint
@@ -42,6 +51,8 @@ SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
 VISION_END = "<|vision_end|>"
 IMAGE_PAD = "<|image_pad|>"
 MAX_PREFIXES = 16  # cached track prefixes (least recently used ones are dropped)
+DRAFT_WINDOW = 16  # draft tokens checked per forward pass
+DRAFT_MISSES = 2  # forwards in a row without a draft token kept, after which a row stops guessing
 
 
 def load_model(path: str, dtype):
@@ -70,6 +81,19 @@ class _Prefix:
     cache: object  # DynamicCache holding exactly P positions between uses
 
 
+@dataclass
+class _Row:
+    """One request of a decoding batch, split at its template's end."""
+
+    request: GenerationRequest
+    prefix: _Prefix
+    suffix: object  # (1, S) token ids after the template: search image, text, turn header
+    pixels: object  # the search image's pixel values
+    grid: object  # (1, 3) its grid
+    positions: object  # (3, 1, S) the suffix's rotary positions
+    draft: list[int]  # the track's previous answer tokens: checked in the prefill
+
+
 class HFBackend:
     """Greedy generation with a transformers Qwen-VL model, batched over requests."""
 
@@ -82,6 +106,7 @@ class HFBackend:
         dtype: str = "auto",
         max_batch_size: int = 8,
         reuse_template: bool = True,
+        draft: bool = True,
     ):
         import torch
         from transformers import (
@@ -112,6 +137,15 @@ class HFBackend:
         self._lock = threading.Lock()
         self.max_batch_size = max_batch_size
         self.reuse_template = reuse_template
+        self.draft = draft
+        """Check the track's previous answer as a draft of this one (same answers, fewer
+        forward passes)."""
+        self._max_prefixes = max(MAX_PREFIXES, 2 * max_batch_size)
+        self._drafts: OrderedDict[str, list[int]] = OrderedDict()
+        self.last_drafted: list[int] = []
+        """Diagnostics: draft tokens checked in the last call (per request)."""
+        self.last_accepted: list[int] = []
+        """Diagnostics: of those, the ones the model agreed with."""
         self.keep_scores = False
         """Diagnostics: keep the last call's next-token scores in `last_scores`."""
         self.last_scores = None
@@ -165,7 +199,7 @@ class HFBackend:
 
     def input_ids(self, request: GenerationRequest) -> list[int]:
         """The token ids `generate` feeds the model for one request answered alone: the cached
-        prefix (up to the template's end) and the suffix, as `_generate_single` tokenises them."""
+        prefix (up to the template's end) and the suffix, as `_row` tokenises them."""
         head, sep, tail = self.render(request).partition(VISION_END)
         if not (sep and len(request.images) >= 2):
             return self.encode([request])["input_ids"][0].tolist()
@@ -184,14 +218,25 @@ class HFBackend:
         )
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
-        answers: list[Answer] = []
+        answers: list[Answer | None] = [None] * len(requests)
+        rendered = [self.render(r) for r in requests]
+        # requests with a template before the search image decode on the template's cache
+        cached = [
+            i for i, r in enumerate(requests) if len(r.images) >= 2 and VISION_END in rendered[i]
+        ]
+        plain = [i for i in range(len(requests)) if i not in set(cached)]
         # transformers keeps per-call state on the model (Qwen's rope deltas): one call at a time.
         with self._lock:
-            if len(requests) == 1 and len(requests[0].images) >= 2:
-                return [self._generate_single(requests[0])]
-            for start in range(0, len(requests), self.max_batch_size):
-                answers += self._generate_batch(requests[start : start + self.max_batch_size])
-        return answers
+            generated = [0] * len(requests)
+            for group, decode in ((cached, self._decode), (plain, self._generate_batch)):
+                for start in range(0, len(group), self.max_batch_size):
+                    part = group[start : start + self.max_batch_size]
+                    for i, answer in zip(part, decode([requests[i] for i in part]), strict=True):
+                        answers[i] = answer
+                    for i, count in zip(part, self.last_generated, strict=True):
+                        generated[i] = count
+            self.last_generated = generated
+        return answers  # type: ignore[return-value]
 
     def _generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
         import torch
@@ -238,31 +283,46 @@ class HFBackend:
         config.output_scores = self.keep_scores
         return config
 
-    def _prefix(self, request: GenerationRequest, prefix_text: str) -> _Prefix:
-        """The prompt prefix up to the template's end with its KV cache: from the track's cache
-        when reuse is on (computed on first use), else computed now and not kept."""
+    def _prefixes_of(self, requests: Sequence[GenerationRequest], texts: Sequence[str]) -> list:
+        """Each request's prompt prefix up to the template's end (`texts`) with its KV cache: from
+        the track's cache when reuse is on, else computed now; the ones computed are prefilled
+        together, one forward per prefix text and template size, and kept when reuse is on."""
         import torch
 
-        key = request.prefix_key if self.reuse_template else None
-        prefix = self._prefixes.get(key) if key else None
-        if prefix is not None and prefix.text == prefix_text:
-            self._prefixes.move_to_end(key)
-            return prefix
-        ids, pixels, grid = self.tokenize_with_images(prefix_text, request.images[:1])
-        with torch.inference_mode():
-            out = self.model(
-                input_ids=ids,
-                pixel_values=pixels,
-                image_grid_thw=grid,
-                mm_token_type_ids=(ids == self.processor.image_token_id).int(),
-                use_cache=True,
+        prefixes: list[_Prefix | None] = [None] * len(requests)
+        todo: dict[tuple, list[int]] = {}
+        for i, (request, text) in enumerate(zip(requests, texts, strict=True)):
+            key = request.prefix_key if self.reuse_template else None
+            prefix = self._prefixes.get(key) if key else None
+            if prefix is not None and prefix.text == text:
+                self._prefixes.move_to_end(key)
+                prefixes[i] = prefix
+            else:
+                todo.setdefault((text, requests[i].images[0].size), []).append(i)
+        for (text, _), rows in todo.items():
+            ids, pixels, grid = self.tokenize_with_images(
+                text * len(rows), [requests[i].images[0] for i in rows]
             )
-        prefix = _Prefix(prefix_text, ids, grid, out.past_key_values)
-        if key:
-            self._prefixes[key] = prefix
-            while len(self._prefixes) > MAX_PREFIXES:
-                self._prefixes.popitem(last=False)
-        return prefix
+            ids = ids.view(len(rows), -1)  # the same tokens per row: one text, one image size
+            with torch.inference_mode():
+                out = self.model(
+                    input_ids=ids,
+                    pixel_values=pixels,
+                    image_grid_thw=grid,
+                    mm_token_type_ids=(ids == self.processor.image_token_id).int(),
+                    use_cache=True,
+                )
+            for b, i in enumerate(rows):
+                prefix = _Prefix(
+                    text, ids[b : b + 1], grid[b : b + 1], row_cache(out.past_key_values, b)
+                )
+                prefixes[i] = prefix
+                key = requests[i].prefix_key if self.reuse_template else None
+                if key:
+                    self._prefixes[key] = prefix
+                    while len(self._prefixes) > self._max_prefixes:
+                        self._prefixes.popitem(last=False)
+        return prefixes
 
     def tokenize_with_images(self, text: str, images):
         """Token ids of `text` with each `<|image_pad|>` expanded to its image's merged patches,
@@ -281,33 +341,18 @@ class HFBackend:
             vision["image_grid_thw"].to(self.device),
         )
 
-    def _generate_single(self, request: GenerationRequest) -> Answer:
-        """One request as prefix (template, cached when reuse is on) + suffix prefill + greedy
-        decoding (see the module docstring)."""
-        import torch
-
-        head, sep, tail = self.render(request).partition(VISION_END)
-        if not sep:
-            return self._generate_batch([request])[0]
-        prefix = self._prefix(request, head + sep)
-        tokenizer = self.processor.tokenizer
+    def _row(self, request: GenerationRequest, prefix: _Prefix, tail: str) -> _Row:
+        """A request split at its template's end: the cached prefix, the suffix's tokens, images
+        and rotary positions, and the track's draft."""
         suffix, pixels, grid = self.tokenize_with_images(tail, request.images[1:])
-        n_prefix = prefix.ids.shape[1]
-        try:
-            with torch.inference_mode():
-                positions = self._suffix_positions(prefix, suffix, grid)
-                out = self._prefill_suffix(prefix, suffix, pixels, grid, positions)
-                tokens, logprobs, scores = self._greedy(
-                    out.logits[:, -1], int(positions.max()) + 1, prefix.cache, request
-                )
-        except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"generation failed: {str(exc).splitlines()[0]}") from exc
-        finally:  # back to the bare prefix for the next frame
-            prefix.cache.crop(n_prefix - prefix.cache.get_seq_length())
-        self.last_scores = scores if self.keep_scores else None
-        self.last_generated = [len(tokens)]
-        text = tokenizer.decode(tokens, skip_special_tokens=True)
-        return Answer(text, self._confidence(tokens, logprobs))
+        positions = self._suffix_positions(prefix, suffix, grid)[:, :, prefix.ids.shape[1] :]
+        key = request.prefix_key if self.draft else None
+        draft = self._drafts.get(key, []) if key else []
+        # what a draft token's logits would decide: never the answer's end, never past its budget
+        while draft and draft[-1] in self.generation_config.eos_token_id:
+            draft = draft[:-1]
+        draft = draft[: request.max_new_tokens - 1]
+        return _Row(request, prefix, suffix, pixels, grid, positions, draft)
 
     def _suffix_positions(self, prefix: _Prefix, suffix, grid):
         """Qwen's 3-D rotary positions of prefix + suffix (they depend on everything before, so
@@ -322,46 +367,162 @@ class HFBackend:
         )
         return positions
 
-    def _prefill_suffix(self, prefix: _Prefix, suffix, pixels, grid, positions):
-        """Prefill the search image and the text on top of the cached template prefix (the cache
-        grows by the suffix; the caller crops it back)."""
-        return self.model(
-            input_ids=suffix,
-            pixel_values=pixels,
-            image_grid_thw=grid,
-            position_ids=positions[:, :, prefix.ids.shape[1] :],
-            past_key_values=prefix.cache,
-            use_cache=True,
-        )
-
-    def _greedy(self, logits, position: int, cache, request: GenerationRequest):
-        """Greedy decoding from prefilled logits: one forward per token, text positions from
-        `position` on; ends after an end-of-turn token, a stop string, or the token budget.
-        (The same decisions as `generate` with this config, without its per-token machinery: it
-        applies no repetition penalty, which is right while `REPETITION_PENALTY` is 1.0.)
-        Returns the tokens, the log-probability of each (from one log-softmax of the logits it
-        was chosen from) and, when `keep_scores`, those logits."""
+    def _decode(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
+        """Greedy decoding of requests that start with a template (see the module docstring): one
+        forward pass over each row's search image, text and draft, then one per token."""
         import torch
 
-        tokens: list[int] = []
-        logprobs: list[float] = []
-        scores = []
-        for step in range(request.max_new_tokens):
-            if self.keep_scores:
-                scores.append(logits.clone())
-            token = int(logits.argmax(-1))
-            tokens.append(token)
-            logprobs.append(float(torch.log_softmax(logits[0].float(), -1)[token]))
-            if self._ends(tokens, request) or step + 1 == request.max_new_tokens:
-                break
-            out = self.model(
-                input_ids=torch.tensor([[token]], device=self.device),
-                position_ids=torch.full((3, 1, 1), position + step, device=self.device),
+        parts = [self.render(r).partition(VISION_END) for r in requests]
+        prefixes = self._prefixes_of(requests, [head + sep for head, sep, _ in parts])
+        rows = [
+            self._row(r, prefix, tail)
+            for r, prefix, (_, _, tail) in zip(requests, prefixes, parts, strict=True)
+        ]
+        single = len(rows) == 1
+        try:
+            with torch.inference_mode():
+                decoded, accepted = self._decode_rows(rows, single)
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"generation failed: {str(exc).splitlines()[0]}") from exc
+        finally:  # a single row decodes on its prefix's own cache: back to the bare prefix
+            if single:
+                cache = rows[0].prefix.cache
+                cache.crop(rows[0].prefix.ids.shape[1] - cache.get_seq_length())
+        tokenizer = self.processor.tokenizer
+        answers = []
+        for row, (tokens, logprobs) in zip(rows, decoded, strict=True):
+            key = row.request.prefix_key
+            if key and self.draft:
+                self._drafts[key] = tokens
+                self._drafts.move_to_end(key)
+                while len(self._drafts) > self._max_prefixes:
+                    self._drafts.popitem(last=False)
+            text = tokenizer.decode(tokens, skip_special_tokens=True)
+            answers.append(Answer(text, self._confidence(tokens, logprobs)))
+        self.last_generated = [len(tokens) for tokens, _ in decoded]
+        self.last_drafted = [len(row.draft) for row in rows]
+        self.last_accepted = accepted
+        return answers
+
+    def _decode_rows(self, rows: list[_Row], single: bool):
+        """Greedy decoding of `rows` on their prefixes' caches (a row's own cache when `single`,
+        else a stacked copy). Every forward feeds each row's last known token and a guess of the
+        tokens after it, the draft's tokens at those answer positions (at most `DRAFT_WINDOW`):
+        the first forward the suffix and the draft's start, later ones the last token chosen and
+        the draft's tail. The guesses are kept as far as the model's own choices agree with
+        them, which it makes from those very logits; the rest leave the cache (one row) or the
+        attention mask (a batch). A row that kept none of its guesses `DRAFT_MISSES` forwards
+        in a row guesses no more.
+        Returns (tokens, logprobs) per row, and the draft tokens kept per row."""
+        import torch
+
+        device = self.device
+        pad = self.processor.tokenizer.pad_token_id
+        if single:
+            cache, mask = rows[0].prefix.cache, None
+        else:
+            lengths = [row.prefix.ids.shape[1] for row in rows]
+            cache, mask = stack_caches([row.prefix.cache for row in rows], lengths)
+        starts = [int(row.positions.max()) + 1 for row in rows]  # first answer token's position
+        tokens: list[list[int]] = [[] for _ in rows]
+        logprobs: list[list[float]] = [[] for _ in rows]
+        scores: list[list] = [[] for _ in rows]
+        done = [False] * len(rows)
+        accepted = [0] * len(rows)
+        guessing = [True] * len(rows)
+        misses = [0] * len(rows)  # forwards in a row with no guess kept
+        first = True
+        while not all(done):
+            feeds = []  # per row: (known ids, their positions (3, n), guesses)
+            for i, row in enumerate(rows):
+                n = len(tokens[i])
+                guess = row.draft[n : n + DRAFT_WINDOW] if guessing[i] and not done[i] else []
+                if first:
+                    known, where = row.suffix[0].tolist(), row.positions[:, 0]
+                elif done[i]:
+                    known, where = [], row.positions.new_zeros((3, 0))
+                else:
+                    known = [tokens[i][-1]]
+                    where = torch.full((3, 1), starts[i] + n - 1, device=device)
+                feeds.append((known, where, guess))
+            # columns: the known tokens end together at `end` (left-padded), the guesses follow
+            # (right-padded), so a column past every row's kept guesses can leave the cache
+            end = max(len(known) for known, _, _ in feeds)
+            chunk = end + max(len(guess) for _, _, guess in feeds)
+            ids = torch.full((len(rows), chunk), pad, dtype=torch.long, device=device)
+            positions = torch.ones((3, len(rows), chunk), dtype=torch.long, device=device)
+            fed = torch.zeros((len(rows), chunk), dtype=torch.long, device=device)
+            for i, (known, where, guess) in enumerate(feeds):
+                if not known:
+                    continue
+                span = slice(end - len(known), end + len(guess))
+                ids[i, span] = torch.tensor(known + guess, dtype=torch.long, device=device)
+                n = len(tokens[i])
+                ahead = torch.arange(starts[i] + n, starts[i] + n + len(guess), device=device)
+                positions[:, i, span] = torch.cat([where, ahead.expand(3, -1)], dim=1)
+                fed[i, span] = 1
+            if mask is not None:
+                mask = torch.cat([mask, fed], dim=1)
+            inputs = {}
+            if first:
+                inputs["pixel_values"] = torch.cat([row.pixels for row in rows])
+                inputs["image_grid_thw"] = torch.cat([row.grid for row in rows])
+            logits = self.model(
+                input_ids=ids,
+                position_ids=positions,
+                attention_mask=mask,
                 past_key_values=cache,
                 use_cache=True,
-            )
-            logits = out.logits[:, -1]
-        return tokens, logprobs, scores
+                **inputs,
+            ).logits
+            first = False
+            kept = [0] * len(rows)
+            for i, (known, _, guess) in enumerate(feeds):
+                if not known:
+                    continue
+                for j in range(len(guess) + 1):  # logits after the known token, then each guess
+                    done[i] = self._choose(
+                        logits[i, end - 1 + j], rows[i].request, tokens[i], logprobs[i], scores[i]
+                    )
+                    agrees = j < len(guess) and tokens[i][-1] == guess[j]
+                    kept[i] += agrees
+                    if done[i] or not agrees:
+                        break
+                accepted[i] += kept[i]
+                misses[i] = misses[i] + 1 if guess and not kept[i] else 0
+                if misses[i] == DRAFT_MISSES:  # the answer left the draft: guess no more
+                    guessing[i] = False
+            # rejected guesses leave the cache where no row kept one, else the row's mask
+            needed = end + max((kept[i] for i in range(len(rows)) if not done[i]), default=0)
+            if chunk > needed:
+                cache.crop(needed - chunk)
+                if mask is not None:
+                    mask = mask[:, : mask.shape[1] - (chunk - needed)]
+            if mask is not None:
+                for i in range(len(rows)):
+                    if not done[i] and kept[i] < needed - end:
+                        mask[i, mask.shape[1] - (needed - end - kept[i]) :] = 0
+        if self.keep_scores:
+            steps = max(len(s) for s in scores)
+            self.last_scores = [
+                torch.stack([s[k] if k < len(s) else torch.zeros_like(s[0]) for s in scores])
+                for k in range(steps)
+            ]
+        else:
+            self.last_scores = None
+        return list(zip(tokens, logprobs, strict=True)), accepted
+
+    def _choose(self, logits, request: GenerationRequest, tokens, logprobs, scores) -> bool:
+        """Append the greedy token of `logits` (one row's next-token logits) and its
+        log-probability; True when the answer ends with it (`_ends`, or the token budget)."""
+        import torch
+
+        if self.keep_scores:
+            scores.append(logits.clone())
+        token = int(logits.argmax(-1))
+        tokens.append(token)
+        logprobs.append(float(torch.log_softmax(logits.float(), -1)[token]))
+        return self._ends(tokens, request) or len(tokens) >= request.max_new_tokens
 
     def _ends(self, tokens: list[int], request: GenerationRequest) -> bool:
         """Whether the answer ends with the last of `tokens`: an end-of-turn token, or the one

@@ -22,6 +22,12 @@ cut after the first stop string here. `vllm` adds `stop` with vLLM's own
 with `--generation-config auto` would take from the checkpoint's generation_config.json). Either
 way an answer ends with its stop string, as the `hf` backend's do: see `end_at_stop`.
 
+Several servers: `base_url` may be a list. Each request goes to the server with the fewest
+requests in flight; a server that fails one (no answer after the client's retries, HTTP 429 or
+5xx) is reported on stderr and left out while another one answers, and the request is sent to
+the next server. When every server has failed, each request tries them all once more before it
+fails. Decoding is greedy, so the answers do not depend on which server gave them.
+
 Confidence: every request asks for the answer tokens' log-probabilities (`logprobs`, standard;
 vLLM gives them), and the answer's confidence is `answer_confidence` of those of its
 tokens (`answer_logprobs`). A server that gives none (`transformers serve` accepts the field and
@@ -178,14 +184,33 @@ class _DaemonPool:
             self._queue.put(None)
 
 
+class _Server:
+    """One server of the backend: its client, requests in flight and answered, why it failed."""
+
+    def __init__(self, url: str, client):
+        self.url = url
+        self.client = client
+        self.in_flight = 0
+        self.answered = 0
+        self.failed: str | None = None
+
+
+class _ServerFailed(Exception):
+    """A request that failed on one server and may be answered by another."""
+
+    def __init__(self, error: BackendError):
+        super().__init__(str(error))
+        self.error = error
+
+
 class OpenAIBackend:
-    """Greedy chat completions against a server, `concurrency` requests in flight at once."""
+    """Greedy chat completions against one server or several, `concurrency` requests in flight."""
 
     name = "openai"
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         api_key: str | None = None,
         timeout: float = 120.0,
@@ -200,18 +225,24 @@ class OpenAIBackend:
             raise ValueError(
                 f"unknown server profile {server!r}; expected one of {SERVER_PROFILES}"
             )
-        self.base_url = base_url
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls or len(set(urls)) != len(urls):
+            raise ValueError(f"base_url: one or more distinct server URLs, got {urls!r}")
+        self.base_url = urls[0]
         self.model = model
         self.server = server
         """The server profile: which request fields are sent (`SERVER_PROFILES`)."""
         self.max_retries = max_retries
         self._limits = pixel_limits
-        self.client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        self.servers = [
+            _Server(
+                url,
+                openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=max_retries),
+            )
+            for url in urls
+        ]
+        self.client = self.servers[0].client
         self._pool = _DaemonPool(max(1, concurrency))
         self._templates: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -251,11 +282,63 @@ class OpenAIBackend:
                 self._templates.popitem(last=False)
         return url
 
+    def _pick(self, tried: set[int]) -> _Server | None:
+        """The server for a request's next try: of those it has not tried, the working ones
+        first (fewest in flight, then fewest answered), then the failed ones."""
+        with self._lock:
+            left = [i for i in range(len(self.servers)) if i not in tried]
+            if not left:
+                return None
+            pick = min(
+                left,
+                key=lambda i: (
+                    self.servers[i].failed is not None,
+                    self.servers[i].in_flight,
+                    self.servers[i].answered,
+                    i,
+                ),
+            )
+            tried.add(pick)
+            self.servers[pick].in_flight += 1
+            return self.servers[pick]
+
     def _complete(self, request: GenerationRequest) -> Answer:
+        tried: set[int] = set()
+        error = BackendError("no server to send the request to")
+        while (server := self._pick(tried)) is not None:
+            try:
+                answer = self._complete_on(server, request)
+            except _ServerFailed as exc:
+                self._failed(server, exc.error, more=len(tried) < len(self.servers))
+                error = exc.error
+                continue
+            finally:
+                with self._lock:
+                    server.in_flight -= 1
+            with self._lock:
+                server.answered += 1
+                server.failed = None
+            return answer
+        raise error
+
+    def _failed(self, server: _Server, error: BackendError, more: bool) -> None:
+        """Take a server out of rotation and say so once (while another one may answer)."""
+        with self._lock:
+            first = server.failed is None
+            server.failed = str(error)
+            working = sum(s.failed is None for s in self.servers)
+        if first and len(self.servers) > 1:
+            then = f"its requests go to the {working} other(s)" if working else "none is left"
+            print(
+                f"r1track: note: {error}; {then}" + ("; retrying" if more else ""), file=sys.stderr
+            )
+
+    def _complete_on(self, server: _Server, request: GenerationRequest) -> Answer:
         import openai
 
+        url = server.url
         try:
-            response = self.client.chat.completions.create(
+            response = server.client.chat.completions.create(
                 model=self.model,
                 messages=self.messages(request),
                 **request_fields(request, self.server),
@@ -266,23 +349,31 @@ class OpenAIBackend:
             hint = ""
             if exc.status_code == 422 and self.server != "openai":
                 hint = " (a strict server: --server openai sends only standard fields)"
-            raise BackendError(
-                f"server {self.base_url} answered HTTP {exc.status_code}: "
-                f"{reason or _first_line(exc)}{hint}"
-            ) from exc
+            error = BackendError(
+                f"server {url} answered HTTP {exc.status_code}: {reason or _first_line(exc)}{hint}"
+            )
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise _ServerFailed(error) from exc
+            raise error from exc  # the request itself is refused: no other server would take it
         except openai.APIConnectionError as exc:  # also timeouts
-            raise BackendError(
-                f"no answer from {self.base_url} after {self.max_retries + 1} tries: "
-                f"{_first_line(exc)}"
+            raise _ServerFailed(
+                BackendError(
+                    f"no answer from {url} after {self.max_retries + 1} tries: {_first_line(exc)}"
+                )
             ) from exc
         if not response.choices:
-            raise BackendError(f"server {self.base_url} returned no choices")
+            raise _ServerFailed(BackendError(f"server {url} returned no choices"))
         choice = response.choices[0]
         reason = (choice.model_extra or {}).get("stop_reason")
         text = end_at_stop(choice.message.content or "", choice.finish_reason, reason, request.stop)
-        return Answer(text, self._confidence(choice.logprobs, text))
+        return Answer(text, self._confidence(choice.logprobs, text, url))
 
-    def _confidence(self, logprobs, answer: str) -> float | None:
+    def answered(self) -> dict[str, int]:
+        """Requests answered per server URL, so far."""
+        with self._lock:
+            return {s.url: s.answered for s in self.servers}
+
+    def _confidence(self, logprobs, answer: str, url: str) -> float | None:
         """`answer_confidence` of the answer's tokens (`answer_logprobs`); None where the server
         gave no log-probabilities, which a note on stderr says once per backend."""
         tokens = getattr(logprobs, "content", None)
@@ -294,7 +385,7 @@ class OpenAIBackend:
             noted, self._noted_no_logprobs = self._noted_no_logprobs, True
         if not noted:
             print(
-                f"r1track: note: the server at {self.base_url} gives no token log-probabilities "
+                f"r1track: note: the server at {url} gives no token log-probabilities "
                 "(logprobs), so answer confidences are not available; features that use them "
                 "fall back to whether each answer is usable",
                 file=sys.stderr,
@@ -306,7 +397,13 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._pool.shutdown()
-        self.client.close()
+        if len(self.servers) > 1:
+            counts = ", ".join(
+                f"{s.url} {s.answered}" + (" (failed)" if s.failed else "") for s in self.servers
+            )
+            print(f"r1track: answers per server: {counts}", file=sys.stderr)
+        for server in self.servers:
+            server.client.close()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -81,7 +81,13 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         default="hf",
         help="hf: in-process transformers; openai: a server",
     )
-    p.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument(
+        "--base-url",
+        action="append",
+        help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1; repeat it for several "
+        "servers serving the same model (requests spread by load, a failed server's retried "
+        "on the others)",
+    )
     p.add_argument(
         "--server",
         choices=SERVER_PROFILES,
@@ -104,6 +110,12 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         "--no-template-reuse",
         action="store_true",
         help="hf backend: recompute the template every frame (default: encode and prefill it once)",
+    )
+    p.add_argument(
+        "--no-draft",
+        action="store_true",
+        help="hf backend: decode one token per forward pass (default: check the track's previous "
+        "answer as a draft of this one; the same answers, docs/architecture.md)",
     )
     # Every flag above configures a model; a baseline refuses them rather than ignore them.
     model_only = {a.dest: (a.option_strings[0], a.default) for a in p._actions[first:]}
@@ -185,6 +197,7 @@ def _backend(args: argparse.Namespace, batch_size: int = 8):
         timeout=args.timeout,
         max_pixels=args.max_pixels,
         reuse_template=not args.no_template_reuse,
+        draft=not args.no_draft,
     )
 
 

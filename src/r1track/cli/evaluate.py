@@ -57,11 +57,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         backend = _backend(args, batch_size=args.batch)
         tracker = Tracker(backend, config)
-    if backend and args.batch > 1 and args.backend == "hf" and not args.no_template_reuse:
-        print(
-            "r1track: note: template reuse applies to --batch 1; batched steps recompute it",
-            file=sys.stderr,
-        )
     manifest = {
         "dataset": args.dataset,
         "root": str(Path(args.root).resolve()),

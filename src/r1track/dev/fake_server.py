@@ -112,7 +112,9 @@ class FakeChatServer:
     `logprobs`: the token log-probabilities of each answer, when a request asks for them (see
     `logprobs_field`; one certain token per character by default); None: the server gives none
     (`"logprobs": null`, or no such field when strict, as `transformers serve` answers).
-    `raw_bodies` keeps the bytes of every request, `bodies` their parsed JSON.
+    `serial=True`: one request answered at a time (a server at its batch limit), the others wait.
+    `die_after=N`: from the (N+1)-th request on the server drops every connection unanswered, as
+    one that died mid-run. `raw_bodies` keeps the bytes of every request, `bodies` their JSON.
     """
 
     def __init__(
@@ -124,8 +126,12 @@ class FakeChatServer:
         delay=0.0,
         strict=False,
         logprobs=char_logprobs,
+        serial=False,
+        die_after=None,
     ):
         self.answer, self.fail_first, self.hang_first = answer, fail_first, hang_first
+        self.die_after = die_after
+        self._serial = threading.Lock() if serial else None
         self.hang_seconds, self.delay, self.strict = hang_seconds, delay, strict
         self.logprobs = logprobs
         self.bodies: list[dict] = []
@@ -147,7 +153,14 @@ class FakeChatServer:
                     server.raw_bodies.append(raw)
                     server.active += 1
                     server.max_active = max(server.max_active, server.active)
+                if server.die_after is not None and n >= server.die_after:
+                    with server._lock:
+                        server.active -= 1
+                    self.close_connection = True
+                    return  # no answer: the client sees the connection drop
                 try:
+                    if server._serial is not None:
+                        server._serial.acquire()
                     if n < server.fail_first:
                         return self._send(500, {"error": {"message": "scripted failure"}})
                     unknown = nonstandard_fields(body) if server.strict else []
@@ -186,6 +199,8 @@ class FakeChatServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
+                    if server._serial is not None:
+                        server._serial.release()
                     with server._lock:
                         server.active -= 1
 
