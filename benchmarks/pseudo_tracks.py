@@ -9,6 +9,10 @@ long, upright (`--min-aspect`, height / width) and tall enough. Tracks are cut i
 or after `--val-from` go to `val`, the rest (cut to end `--gap` frames before it) to `train`, so
 the two splits share no moment of the video.
 
+`--init X,Y,W,H` instead (a moving camera, or one object held in the hand): OpenCV's CSRT tracks the
+object from that box on frame 0 (`--frames A:B`: over those frames only, the span a contact sheet
+showed it right; `--object` names it), and its boxes are the one track.
+
     python benchmarks/pseudo_tracks.py --video vtest.avi --out .cache/videos/vtest
 """
 
@@ -89,7 +93,18 @@ def smooth(boxes: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([out[:, :2], out[:, 2:] - out[:, :2]], axis=1)
 
 
-def write_chunk(folder: Path, images: list, boxes: np.ndarray) -> None:
+def teacher_track(frames, init: tuple[float, ...]) -> np.ndarray:
+    """OpenCV CSRT's boxes `[x, y, w, h]` from `init` on the first of `frames`."""
+    tracker = cv2.TrackerCSRT_create()
+    tracker.init(cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR), tuple(int(v) for v in init))
+    boxes = [np.array(init, dtype=float)]
+    for frame in frames[1:]:
+        ok, box = tracker.update(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        boxes.append(np.array(box, dtype=float) if ok else boxes[-1])
+    return np.array(boxes)
+
+
+def write_chunk(folder: Path, images: list, boxes: np.ndarray, what: str = "person") -> None:
     n = len(boxes)
     got10k.write_sequence(
         folder,
@@ -98,9 +113,9 @@ def write_chunk(folder: Path, images: list, boxes: np.ndarray) -> None:
         np.full(n, 8),
         np.zeros(n, dtype=int),
         np.zeros(n, dtype=int),
-        meta={"object_class": "person"},
+        meta={"object_class": what},
     )
-    (folder / "description.txt").write_text("the person\n")
+    (folder / "description.txt").write_text(f"the {what}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,12 +139,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="train split: also write each chunk mirrored, reversed in time, and both",
     )
+    parser.add_argument("--init", help="X,Y,W,H on the first frame: CSRT is the teacher")
+    parser.add_argument("--frames", default=":", help="with --init: the frames A:B to use")
+    parser.add_argument("--object", default="person", help="what is tracked (its description)")
     args = parser.parse_args(argv)
     if not args.video.is_file():
         parser.error(f"--video {args.video}: no such file")
     frames = read_frames(args.video)
-    per_frame = foreground_boxes(frames, args.threshold, args.min_area)
-    tracks = link(per_frame, args.min_iou, args.max_jump)
+    if args.init:
+        low, _, high = args.frames.partition(":")
+        frames = frames[int(low or 0) : int(high) if high else None]
+        init = tuple(float(v) for v in args.init.split(","))
+        tracks = [(0, list(teacher_track(frames, init)))]
+        args.min_aspect, args.min_height = 0.0, 0.0
+    else:
+        per_frame = foreground_boxes(frames, args.threshold, args.min_area)
+        tracks = link(per_frame, args.min_iou, args.max_jump)
     prefix = args.name or args.video.stem
     names: dict[str, list[str]] = {"train": [], "val": []}
     for start, track in sorted(tracks, key=lambda item: item[0]):
@@ -164,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             for tag, seq_images, seq_boxes in variants:
                 name = f"{prefix}_{first:05d}{tag}_{len(names[split]):03d}"
-                write_chunk(args.out / split / name, seq_images, seq_boxes)
+                write_chunk(args.out / split / name, seq_images, seq_boxes, args.object)
                 names[split].append(name)
     for split, split_names in names.items():
         (args.out / split).mkdir(parents=True, exist_ok=True)

@@ -369,7 +369,7 @@ class HFBackend:
 
     def _decode(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
         """Greedy decoding of requests that start with a template (see the module docstring): one
-        forward pass over each row's search image, text and draft, then one per token."""
+        forward pass over each row's search image, text and draft, then one per correction."""
         import torch
 
         parts = [self.render(r).partition(VISION_END) for r in requests]
@@ -417,7 +417,7 @@ class HFBackend:
         import torch
 
         device = self.device
-        pad = self.processor.tokenizer.pad_token_id
+        pad = self.processor.tokenizer.pad_token_id or 0  # padding columns are masked anyway
         if single:
             cache, mask = rows[0].prefix.cache, None
         else:

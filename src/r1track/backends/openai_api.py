@@ -242,7 +242,6 @@ class OpenAIBackend:
             )
             for url in urls
         ]
-        self.client = self.servers[0].client
         self._pool = _DaemonPool(max(1, concurrency))
         self._templates: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
