@@ -60,6 +60,19 @@ def bbox_flag(box) -> str:
     return ",".join(f"{v:g}" for v in box)
 
 
+def count_forwards(backend) -> list[int]:
+    """Count the forward passes of an `HFBackend`'s model from now on: `calls[0]`."""
+    calls = [0]
+    forward = backend.model.forward
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return forward(*args, **kwargs)
+
+    backend.model.forward = counting
+    return calls
+
+
 def noise_image(seed: int, size: int = 112) -> Image.Image:
     """A square RGB image of uniform random pixels."""
     rng = np.random.default_rng(seed)

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from helpers import noise_image
+from helpers import count_forwards, noise_image
 from r1track.backends.base import GenerationRequest
 from r1track.backends.hf import HFBackend
 from r1track.models import BUNDLED
@@ -17,18 +17,6 @@ from r1track.tracking.loop import TrackJob, run_tracks
 from r1track.video import open_frames
 
 NANO = BUNDLED["nano"]
-
-
-def _count_forwards(backend) -> list[int]:
-    calls = [0]
-    forward = backend.model.forward
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
-    backend.model.forward = counting
-    return calls
 
 
 def _request(seed: int, key: str, tokens: int = 10) -> GenerationRequest:
@@ -53,7 +41,7 @@ def test_a_draft_is_kept_as_far_as_the_model_agrees(fresh_hf_backend):
     tokens = backend._drafts["a"]
     assert len(tokens) == request.max_new_tokens  # the random model never ends its turn
     assert backend.last_drafted == [0]
-    calls = _count_forwards(backend)
+    calls = count_forwards(backend)
     # the whole answer as draft: every token comes out of the prefill, one forward in all
     assert backend.generate([request])[0] == greedy
     # (the last token's logits decide nothing: the draft is one token short of the budget)
@@ -90,7 +78,7 @@ def test_drafts_in_a_batch_are_checked_row_by_row(fresh_hf_backend):
     backend.generate(requests[1:2])
     good_a, good_b = backend._drafts["a"], backend._drafts["b"]
     backend._drafts["b"] = [*good_b[:5], (good_b[5] + 1) % 100, *good_b[6:]]
-    calls = _count_forwards(backend)
+    calls = count_forwards(backend)
     # rows: a full draft, a draft wrong at its 6th token, no draft (a new track)
     assert backend.generate(requests) == greedy
     assert backend.last_drafted == [7, 11, 0] and backend.last_accepted == [7, 10, 0]

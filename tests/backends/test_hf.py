@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import LAYOUT_CASES, layout_request, noise_image
+from helpers import LAYOUT_CASES, count_forwards, layout_request, noise_image
 from r1track.backends.base import GenerationRequest
 from r1track.backends.hf import HFBackend
 from r1track.backends.openai_api import OpenAIBackend
@@ -207,14 +207,7 @@ def test_batches_reuse_each_tracks_template(fresh_hf_backend):
         for i in (1, 2)
     ]
     backend.draft = False
-    calls = [0]
-    forward = backend.model.forward
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return forward(*args, **kwargs)
-
-    backend.model.forward = counting
+    calls = count_forwards(backend)
     batched = backend.generate(requests)
     # both templates prefilled in one forward, the suffixes in one, then one per token
     assert calls[0] == 1 + 1 + (6 - 1)
