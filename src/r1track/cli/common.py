@@ -85,7 +85,7 @@ def _add_model_args(p: argparse.ArgumentParser, baseline: bool = False) -> None:
         "--base-url",
         action="append",
         help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1; repeat it for several "
-        "servers serving the same model (requests spread by load, a failed server's retried "
+        "servers serving the same model (requests spread by load, a failed request retried "
         "on the others)",
     )
     p.add_argument(
