@@ -18,6 +18,7 @@ smaller than its gain.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -75,6 +76,13 @@ def main() -> None:
         "--latency", type=float, default=0.2, help="scripted servers: seconds per request"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--answer-tokens",
+        type=int,
+        default=None,
+        help="hf: the answer budget (default: R1-Track's, 64; a random model uses all of it)",
+    )
+    parser.add_argument("--no-servers", action="store_true", help="hf variants only")
     parser.add_argument("--out", default="benchmarks/results/eval_speed.json")
     args = parser.parse_args()
 
@@ -83,7 +91,7 @@ def main() -> None:
     from r1track.datasets import load_dataset
     from r1track.dev.fake_server import FakeChatServer
     from r1track.dev.tiny_model import build_tiny_model
-    from r1track.tracking import Tracker
+    from r1track.tracking import Tracker, TrackerConfig
 
     hf_variants = {
         "batch 1": dict(batch=1, reuse_template=True, draft=False),
@@ -115,9 +123,12 @@ def main() -> None:
             "openai, 1 server": [servers[0].url],
             "openai, 2 servers": [s.url for s in servers],
         }
+        config = TrackerConfig.for_checkpoint(str(model))
+        if args.answer_tokens:
+            config = dataclasses.replace(config, max_new_tokens=args.answer_tokens)
         try:
             for rep in range(args.repeats):
-                names = list(hf_variants) + list(api_variants)
+                names = list(hf_variants) + ([] if args.no_servers else list(api_variants))
                 for name in names if rep % 2 == 0 else names[::-1]:
                     out = Path(tmp) / f"{name}-{rep}".replace(" ", "_").replace(",", "")
                     if name in hf_variants:
@@ -125,7 +136,7 @@ def main() -> None:
                         backend._prefixes.clear()
                         backend._drafts.clear()
                         row = timed_eval(
-                            Tracker(backend), sequences, out, hf_variants[name]["batch"]
+                            Tracker(backend, config), sequences, out, hf_variants[name]["batch"]
                         )
                     else:
                         backend = OpenAIBackend(api_variants[name], "scripted", concurrency=8)
@@ -146,11 +157,16 @@ def main() -> None:
         "batch 8 (reuse + drafts) over batch 1": speedup(
             runs["batch 1"], runs["batch 8, template reuse + drafts"]
         ),
-        "two servers over one": speedup(runs["openai, 1 server"], runs["openai, 2 servers"]),
     }
+    if not args.no_servers:
+        speedups["two servers over one"] = speedup(
+            runs["openai, 1 server"], runs["openai, 2 servers"]
+        )
     result = {
         "command": f"python benchmarks/eval_speed.py --seqs {args.seqs} --frames {args.frames} "
-        f"--latency {args.latency} --repeats {args.repeats}",
+        f"--latency {args.latency} --repeats {args.repeats}"
+        + (f" --answer-tokens {args.answer_tokens}" if args.answer_tokens else "")
+        + (" --no-servers" if args.no_servers else ""),
         "machine": machine(),
         "dataset": f"GOT-10k format, {args.seqs} synthetic sequences x {args.frames} frames "
         "of 320x192",
