@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         frames = frames[int(low or 0) : int(high) if high else None]
         init = tuple(float(v) for v in args.init.split(","))
         tracks = [(0, list(teacher_track(frames, init)))]
+        # the one track is all train, whatever its shape and length
         args.min_aspect, args.min_height = 0.0, 0.0
+        args.val_from = len(frames) + args.gap
     else:
         per_frame = foreground_boxes(frames, args.threshold, args.min_area)
         tracks = link(per_frame, args.min_iou, args.max_jump)

@@ -219,22 +219,25 @@ class HFBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
         answers: list[Answer | None] = [None] * len(requests)
+        generated = [0] * len(requests)
         rendered = [self.render(r) for r in requests]
         # requests with a template before the search image decode on the template's cache
         cached = [
             i for i, r in enumerate(requests) if len(r.images) >= 2 and VISION_END in rendered[i]
         ]
-        plain = [i for i in range(len(requests)) if i not in set(cached)]
+        plain = sorted(set(range(len(requests))) - set(cached))
         # transformers keeps per-call state on the model (Qwen's rope deltas): one call at a time.
         with self._lock:
-            generated = [0] * len(requests)
-            for group, decode in ((cached, self._decode), (plain, self._generate_batch)):
+            for group in (cached, plain):
                 for start in range(0, len(group), self.max_batch_size):
                     part = group[start : start + self.max_batch_size]
-                    for i, answer in zip(part, decode([requests[i] for i in part]), strict=True):
-                        answers[i] = answer
-                    for i, count in zip(part, self.last_generated, strict=True):
-                        generated[i] = count
+                    batch = [requests[i] for i in part]
+                    if group is cached:
+                        out = self._decode(batch, [rendered[i] for i in part])
+                    else:
+                        out = self._generate_batch(batch)
+                    for i, answer, count in zip(part, out, self.last_generated, strict=True):
+                        answers[i], generated[i] = answer, count
             self.last_generated = generated
         return answers  # type: ignore[return-value]
 
@@ -367,12 +370,13 @@ class HFBackend:
         )
         return positions
 
-    def _decode(self, requests: Sequence[GenerationRequest]) -> list[Answer]:
-        """Greedy decoding of requests that start with a template (see the module docstring): one
-        forward pass over each row's search image, text and draft, then one per correction."""
+    def _decode(self, requests: Sequence[GenerationRequest], rendered: Sequence[str]) -> list:
+        """Greedy decoding of requests that start with a template (`rendered`: their prompts, see
+        the module docstring): one forward pass over each row's search image, text and draft,
+        then one per correction."""
         import torch
 
-        parts = [self.render(r).partition(VISION_END) for r in requests]
+        parts = [text.partition(VISION_END) for text in rendered]
         prefixes = self._prefixes_of(requests, [head + sep for head, sep, _ in parts])
         rows = [
             self._row(r, prefix, tail)
@@ -440,7 +444,7 @@ class HFBackend:
                 if first:
                     known, where = row.suffix[0].tolist(), row.positions[:, 0]
                 elif done[i]:
-                    known, where = [], row.positions.new_zeros((3, 0))
+                    known, where = [], None  # a finished row feeds nothing (masked padding)
                 else:
                     known = [tokens[i][-1]]
                     where = torch.full((3, 1), starts[i] + n - 1, device=device)

@@ -228,7 +228,6 @@ class OpenAIBackend:
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         if not urls or len(set(urls)) != len(urls):
             raise ValueError(f"base_url: one or more distinct server URLs, got {urls!r}")
-        self.base_url = urls[0]
         self.model = model
         self.server = server
         """The server profile: which request fields are sent (`SERVER_PROFILES`)."""
