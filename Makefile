@@ -72,8 +72,10 @@ $(CHROMIUM):
 N := .cache/nano
 # The data builds are where nano's geometry is said (crop 112, context 3, prompt nano, Pillow
 # resizing): `train` writes each run's r1track_tracker.json from its data's build record, and
-# `eval` and `dev bundle` read it from there. The one flag on top: nano was trained on crops
-# stored as JPEG q95 and tracks on lossless ones (`--image-format png`; benchmarks/layouts.py).
+# `eval` and `dev bundle` read it from there. The flags on top: nano was trained on crops
+# stored as JPEG q95 and tracks on lossless ones (`--image-format png`; benchmarks/layouts.py);
+# the bundled nano takes half of each answer's size change (`--scale-lr 0.5`, benchmarks/nano.md
+# experiment 16).
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
 	--context-range 3,3 --max-gap 20 --prompt nano --resize pil --image-format jpeg
 NANO_TRACK := --image-format png --batch 8
@@ -120,7 +122,7 @@ nano: $(STAMP)
 	@test -f runs/nano-sft-f/r1track_train.json || $(R1) train sft --config configs/nano/sft-f.yaml
 	@test -f runs/nano-grpo-f/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
 	$(MAKE) nano-video NANO_FROM=runs/nano-grpo-f
-	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png
+	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png --scale-lr 0.5
 	@date +"nano: done %F %T"
 
 # Photographs for `data synth --photos` (docs/training.md), from Debian's packages and PyPI's wheels,
