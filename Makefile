@@ -121,7 +121,7 @@ nano: $(STAMP)
 		--jitter 0.25 --template-jitter 0 --num-samples 40000
 	@test -f runs/nano-sft-f/r1track_train.json || $(R1) train sft --config configs/nano/sft-f.yaml
 	@test -f runs/nano-grpo-f/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
-	$(MAKE) nano-video NANO_FROM=runs/nano-grpo-f
+	$(MAKE) nano-video
 	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png --scale-lr 0.5
 	@date +"nano: done %F %T"
 
@@ -158,7 +158,7 @@ $(VIDEOS)/carphone_pristine/train/list.txt: $(VIDEOS)/.fetched
 		--smooth 1 --object face --init 58,15,60,75
 
 # Stages V, V2 (SFT on procedural scenes, photographs and the real video above) and GRPO V2 (the
-# shipped GRPO recipe on V2's pairs), from NANO_FROM (`make nano` passes its own GRPO F; the
+# shipped GRPO recipe on V2's pairs), from NANO_FROM (default: `make nano`'s own GRPO F; the
 # bundled nano was built from the GRPO F bundled before it). ~55 min on the 2-core CPU.
 NANO_FROM ?= runs/nano-grpo-f
 NANO_VIDEO_BUILD := $(NANO_BUILD) --context-range 2.25,4 --template-context 3 --jitter 0.25 \
