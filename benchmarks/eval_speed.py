@@ -71,6 +71,14 @@ def speedup(runs_a: list[dict], runs_b: list[dict]) -> dict:
     return {"median": gain, "spread": spread, "counts": spread[1] - spread[0] < abs(gain - 1)}
 
 
+def print_speedups(speedups: dict[str, dict], label: str = "{}") -> None:
+    """One line per `speedup`, named by `label` filled with its name."""
+    for name, v in speedups.items():
+        counts = "counts" if v["counts"] else "within noise"
+        lo, hi = v["spread"]
+        print(f"{label.format(name)}: {v['median']:.2f}x [{lo:.2f}, {hi:.2f}] ({counts})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seqs", type=int, default=8)
@@ -190,10 +198,7 @@ def main() -> None:
     print("|---|---|")
     for name, v in result["variants"].items():
         print(f"| {name} | {v['fps']:.1f} [{v['spread'][0]:.1f}, {v['spread'][1]:.1f}] |")
-    for name, v in speedups.items():
-        counts = "counts" if v["counts"] else "within noise"
-        lo, hi = v["spread"]
-        print(f"{name}: {v['median']:.2f}x [{lo:.2f}, {hi:.2f}] ({counts})")
+    print_speedups(speedups)
 
 
 if __name__ == "__main__":

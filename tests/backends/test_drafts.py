@@ -5,12 +5,13 @@ forward passes it covers."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
 from helpers import count_forwards, noise_image
 from r1track.backends.base import GenerationRequest
-from r1track.backends.hf import HFBackend
+from r1track.backends.hf import MIN_DRAFT_WINDOW, HFBackend
 from r1track.models import BUNDLED
 from r1track.tracking import Tracker, TrackerConfig
 from r1track.tracking.loop import TrackJob, run_tracks
@@ -70,6 +71,7 @@ def test_a_draft_is_kept_as_far_as_the_model_agrees(fresh_hf_backend):
 
 def test_drafts_in_a_batch_are_checked_row_by_row(fresh_hf_backend):
     backend = fresh_hf_backend
+    backend.draft_budget = 3 * 16  # every row checks its whole draft in one forward
     requests = [_request(1, "a", 8), _request(2, "b", 12), _request(3, "c", 6)]
     backend.draft = False
     greedy = [backend.generate([r])[0] for r in requests]
@@ -86,6 +88,36 @@ def test_drafts_in_a_batch_are_checked_row_by_row(fresh_hf_backend):
     # tail is checked again after the wrong token), c one a token after its first
     assert calls[0] == 1 + max(0, 1, 6 - 1)
     assert backend._drafts["a"] == good_a and backend._drafts["b"] == good_b
+
+
+def test_a_batch_checks_at_most_the_draft_budget_per_forward(fresh_hf_backend):
+    """Guess tokens cost compute in every row of a batch: a forward feeds each row at most
+    `draft_budget // rows` of them (at least MIN_DRAFT_WINDOW), so a right draft of n tokens
+    takes n / (window + 1) forwards, every one of them as narrow as the window, and the answers
+    stay greedy decoding's."""
+    backend = fresh_hf_backend
+    requests = [_request(10 + k, str(k), 12) for k in range(4)]
+    backend.draft = False
+    greedy = [backend.generate([r])[0] for r in requests]
+    backend.draft = True
+    for r in requests:
+        backend.generate([r])  # each track's answer: its draft for the next call
+    widths = []
+    forward = backend.model.forward
+
+    def recording(*args, **kwargs):
+        widths.append(kwargs["input_ids"].shape[1])
+        return forward(*args, **kwargs)
+
+    backend.model.forward = recording
+    for budget, window in ((8, 2), (12, 3), (4, MIN_DRAFT_WINDOW), (64, 16)):
+        backend.draft_budget = budget
+        widths.clear()
+        assert backend.generate(requests) == greedy, budget
+        # the 12-token budget: 11 draft tokens, window + 1 tokens out of each forward
+        assert len(widths) == math.ceil(12 / (window + 1)), budget
+        assert all(w == 1 + min(window, 11 - k * (window + 1)) for k, w in enumerate(widths[1:], 1))
+        assert backend.last_accepted == [11 - len(widths) + 1] * 4, budget
 
 
 @pytest.mark.skipif(not (NANO / "config.json").is_file(), reason="r1track-nano is not bundled")

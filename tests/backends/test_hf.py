@@ -228,6 +228,37 @@ def test_batches_reuse_each_tracks_template(fresh_hf_backend):
     assert torch.allclose(backend._prefixes["t2"].cache.layers[0].keys, cached["t2"], atol=1e-5)
 
 
+def test_a_tracks_suffix_tokens_are_kept_per_search_size(fresh_hf_backend):
+    """The suffix's tokens and rotary positions are computed once per prefix, text and search
+    size: a track whose search crop changes size and text gets the ids and answers it gets
+    without any reuse, and the prefix keeps only the last MAX_SUFFIXES of them."""
+    from r1track.backends.hf import MAX_SUFFIXES
+
+    backend = fresh_hf_backend
+    backend.draft = False
+    template = noise_image(3)
+    requests = [
+        GenerationRequest((template, noise_image(20 + k, size)), text, 5, prefix_key="t")
+        for k, (size, text) in enumerate(
+            [(112, "a"), (168, "a"), (112, "a"), (112, "bb"), (140, "a"), (56, "a"), (168, "a")]
+        )
+    ]
+    backend.reuse_template = False
+    alone = [backend.generate([r])[0] for r in requests]
+    ids = [backend.input_ids(r) for r in requests]
+    backend.reuse_template = True
+    for k, request in enumerate(requests):
+        assert backend.generate([request])[0] == alone[k], k
+        prefix = backend._prefixes["t"]
+        suffix, positions = prefix.suffixes[next(reversed(prefix.suffixes))]
+        assert prefix.ids[0].tolist() + suffix[0].tolist() == ids[k], k
+        assert positions.shape[-1] == suffix.shape[1]
+    assert len(prefix.suffixes) == MAX_SUFFIXES  # 5 sizes and texts seen, the 4 used last kept
+    # two tracks batched: each row its own search image's pixels (one processor call for both)
+    pair = [requests[1], dataclasses.replace(requests[5], prefix_key="u")]
+    assert backend.generate(pair) == [alone[1], alone[5]]
+
+
 def test_decoding_stops_at_the_stop_string_and_keeps_it(hf_backend):
     request = GenerationRequest((noise_image(0), noise_image(1)), "Please identify [1,2,3,4]", 40)
     full = hf_backend.generate([request])[0]

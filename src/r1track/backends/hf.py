@@ -16,7 +16,13 @@ the logits at each draft position say what greedy decoding would choose there, s
 draft prefix the model agrees with is kept, with the model's own next token after it, in one
 forward pass; decoding goes on one token per forward from there. The answers are greedy
 decoding's by construction (a draft only decides which forwards are needed); `draft=False` turns
-it off.
+it off. Guesses cost compute (a forward's cost grows with the tokens it feeds), so a forward
+checks at most `DRAFT_BUDGET` guess tokens across its rows: all of a short answer alone, a few
+per row in a batch.
+
+Per-frame inputs: a track's search image has the same size every frame, so the suffix's tokens
+and rotary positions are computed once per prefix and size and kept with the prefix; a batch's
+search images go through the image processor in one call.
 
 Confidence: every answer is an `Answer` whose confidence is `answer_confidence` of the
 log-probabilities the model gave the tokens it chose (the raw next-token distribution: greedy
@@ -31,7 +37,7 @@ import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from r1track.backends.base import (
     REPETITION_PENALTY,
@@ -51,7 +57,9 @@ SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
 VISION_END = "<|vision_end|>"
 IMAGE_PAD = "<|image_pad|>"
 MAX_PREFIXES = 16  # cached track prefixes (least recently used ones are dropped)
-DRAFT_WINDOW = 16  # draft tokens checked per forward pass
+DRAFT_BUDGET = 16  # draft tokens checked per forward pass, over all its rows
+MIN_DRAFT_WINDOW = 2  # draft tokens a row checks per forward, however large the batch
+MAX_SUFFIXES = 4  # suffix texts and sizes whose tokens a prefix keeps (least recently used go)
 DRAFT_MISSES = 2  # forwards in a row without a draft token kept, after which a row stops guessing
 
 
@@ -79,6 +87,8 @@ class _Prefix:
     ids: object  # (1, P) token ids
     grid: object  # (1, 3) template image grid
     cache: object  # DynamicCache holding exactly P positions between uses
+    suffixes: dict = field(default_factory=dict)
+    """(suffix text, search grids) -> (suffix ids, their rotary positions): the same each frame."""
 
 
 @dataclass
@@ -140,6 +150,9 @@ class HFBackend:
         self.draft = draft
         """Check the track's previous answer as a draft of this one (same answers, fewer
         forward passes)."""
+        self.draft_budget = DRAFT_BUDGET
+        """Draft tokens checked per forward over all its rows (each row at least
+        `MIN_DRAFT_WINDOW`)."""
         self._max_prefixes = max(MAX_PREFIXES, 2 * max_batch_size)
         self._drafts: OrderedDict[str, list[int]] = OrderedDict()
         self.last_drafted: list[int] = []
@@ -199,7 +212,7 @@ class HFBackend:
 
     def input_ids(self, request: GenerationRequest) -> list[int]:
         """The token ids `generate` feeds the model for one request answered alone: the cached
-        prefix (up to the template's end) and the suffix, as `_row` tokenises them."""
+        prefix (up to the template's end) and the suffix, as `_rows` tokenises them."""
         head, sep, tail = self.render(request).partition(VISION_END)
         if not (sep and len(request.images) >= 2):
             return self.encode([request])["input_ids"][0].tolist()
@@ -330,32 +343,66 @@ class HFBackend:
     def tokenize_with_images(self, text: str, images):
         """Token ids of `text` with each `<|image_pad|>` expanded to its image's merged patches,
         and the images' pixel values and grids: `(ids, pixel_values, image_grid_thw)`."""
+        pixels, grids = self._vision(images)
+        return self._tokens(text, grids), pixels, grids
+
+    def _vision(self, images):
+        """The images' pixel values and grids, `(pixel_values, image_grid_thw)`, on the device:
+        one image-processor call for them all."""
         vision = self.processor.image_processor(images=list(images), return_tensors="pt")
-        merge = self.processor.image_processor.merge_size**2
-        parts = text.split(IMAGE_PAD)
-        expanded = parts[0] + "".join(
-            IMAGE_PAD * (int(g.prod()) // merge) + part
-            for g, part in zip(vision["image_grid_thw"], parts[1:], strict=True)
-        )
-        ids = self.processor.tokenizer(expanded, add_special_tokens=False, return_tensors="pt")
         return (
-            ids["input_ids"].to(self.device),
             vision["pixel_values"].to(self.device, self.model.dtype),
             vision["image_grid_thw"].to(self.device),
         )
 
-    def _row(self, request: GenerationRequest, prefix: _Prefix, tail: str) -> _Row:
-        """A request split at its template's end: the cached prefix, the suffix's tokens, images
-        and rotary positions, and the track's draft."""
-        suffix, pixels, grid = self.tokenize_with_images(tail, request.images[1:])
-        positions = self._suffix_positions(prefix, suffix, grid)[:, :, prefix.ids.shape[1] :]
+    def _tokens(self, text: str, grids):
+        """Token ids `(1, n)` of `text`, each `<|image_pad|>` expanded to the merged patches of
+        its image's grid."""
+        merge = self.processor.image_processor.merge_size**2
+        parts = text.split(IMAGE_PAD)
+        expanded = parts[0] + "".join(
+            IMAGE_PAD * (int(g.prod()) // merge) + part
+            for g, part in zip(grids, parts[1:], strict=True)
+        )
+        ids = self.processor.tokenizer(expanded, add_special_tokens=False, return_tensors="pt")
+        return ids["input_ids"].to(self.device)
+
+    def _rows(self, requests: Sequence[GenerationRequest], prefixes, tails) -> list[_Row]:
+        """Requests split at their templates' ends: the cached prefix, the suffix's tokens,
+        images and rotary positions (`tails`: the suffixes' texts), and the track's draft. The
+        search images go through the image processor together; the suffix's tokens and
+        positions come from the prefix's own store when it has them for this text and size."""
+        searches = [list(r.images[1:]) for r in requests]
+        pixels, grids = self._vision([im for images in searches for im in images])
+        patches = [int(g.prod()) for g in grids]
+        rows, image, patch = [], 0, 0
+        for request, prefix, tail, images in zip(requests, prefixes, tails, searches, strict=True):
+            grid = grids[image : image + len(images)]
+            size = sum(patches[image : image + len(images)])
+            own = pixels[patch : patch + size]
+            image, patch = image + len(images), patch + size
+            key = (tail, tuple(grid.flatten().tolist()))
+            if key in prefix.suffixes:
+                suffix, positions = prefix.suffixes.pop(key)  # back in as the newest
+            else:
+                suffix = self._tokens(tail, grid)
+                positions = self._suffix_positions(prefix, suffix, grid)[
+                    :, :, prefix.ids.shape[1] :
+                ]
+            prefix.suffixes[key] = (suffix, positions)
+            while len(prefix.suffixes) > MAX_SUFFIXES:
+                del prefix.suffixes[next(iter(prefix.suffixes))]
+            rows.append(_Row(request, prefix, suffix, own, grid, positions, self._draft(request)))
+        return rows
+
+    def _draft(self, request: GenerationRequest) -> list[int]:
+        """The track's previous answer tokens, as far as their logits would decide anything:
+        never the answer's end, never past its budget."""
         key = request.prefix_key if self.draft else None
         draft = self._drafts.get(key, []) if key else []
-        # what a draft token's logits would decide: never the answer's end, never past its budget
         while draft and draft[-1] in self.generation_config.eos_token_id:
             draft = draft[:-1]
-        draft = draft[: request.max_new_tokens - 1]
-        return _Row(request, prefix, suffix, pixels, grid, positions, draft)
+        return draft[: request.max_new_tokens - 1]
 
     def _suffix_positions(self, prefix: _Prefix, suffix, grid):
         """Qwen's 3-D rotary positions of prefix + suffix (they depend on everything before, so
@@ -378,10 +425,7 @@ class HFBackend:
 
         parts = [text.partition(VISION_END) for text in rendered]
         prefixes = self._prefixes_of(requests, [head + sep for head, sep, _ in parts])
-        rows = [
-            self._row(r, prefix, tail)
-            for r, prefix, (_, _, tail) in zip(requests, prefixes, parts, strict=True)
-        ]
+        rows = self._rows(requests, prefixes, [tail for _, _, tail in parts])
         single = len(rows) == 1
         try:
             with torch.inference_mode():
@@ -411,7 +455,8 @@ class HFBackend:
     def _decode_rows(self, rows: list[_Row], single: bool):
         """Greedy decoding of `rows` on their prefixes' caches (a row's own cache when `single`,
         else a stacked copy). Every forward feeds each row's last known token and a guess of the
-        tokens after it, the draft's tokens at those answer positions (at most `DRAFT_WINDOW`):
+        tokens after it, the draft's tokens at those answer positions (at most `draft_budget`
+        over the rows, at least `MIN_DRAFT_WINDOW` each):
         the first forward the suffix and the draft's start, later ones the last token chosen and
         the draft's tail. The guesses are kept as far as the model's own choices agree with
         them, which it makes from those very logits; the rest leave the cache (one row) or the
@@ -435,12 +480,13 @@ class HFBackend:
         accepted = [0] * len(rows)
         guessing = [True] * len(rows)
         misses = [0] * len(rows)  # forwards in a row with no guess kept
+        window = max(MIN_DRAFT_WINDOW, self.draft_budget // len(rows))
         first = True
         while not all(done):
             feeds = []  # per row: (known ids, their positions (3, n), guesses)
             for i, row in enumerate(rows):
                 n = len(tokens[i])
-                guess = row.draft[n : n + DRAFT_WINDOW] if guessing[i] and not done[i] else []
+                guess = row.draft[n : n + window] if guessing[i] and not done[i] else []
                 if first:
                     known, where = row.suffix[0].tolist(), row.positions[:, 0]
                 elif done[i]:
