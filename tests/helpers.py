@@ -364,6 +364,7 @@ SETTING_SAMPLES = {
     "grounding_max_pixels": (12544, 50176, 200704),
     "coord_tint": (0.1, 0.2, 0.3),
     "scale_lr": (0.25, 0.5, 0.75),
+    "aspect_lr": (0.0, 0.3, 0.6),
     "views": (2, 3, 4),
     "resize": ("pil", "pil", "pil"),
     "image_format": ("png", "png", "png"),

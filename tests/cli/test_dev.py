@@ -40,7 +40,8 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     (trained / "optimizer.pt").write_bytes(b"x")  # training leftovers stay behind
     out = tmp_path / "bundle"
     args = ["dev", "bundle", str(trained), str(out), "--crop-size", "112", "--context", "3"]
-    flags = ["--coord-tint", "0.3", "--scale-lr", "0.5", "--views", "3", "--resize", "pil"]
+    flags = ["--coord-tint", "0.3", "--scale-lr", "0.5", "--aspect-lr", "0.2", "--views", "3"]
+    flags += ["--resize", "pil"]
     assert main([*args, *flags, "--image-format", "png", "--layout", "reference-train"]) == 0
     assert (out / "model.safetensors").is_file() and not (out / "optimizer.pt").exists()
     assert read_settings(str(out)) == {
@@ -50,6 +51,7 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "think": False,
         "coord_tint": 0.3,
         "scale_lr": 0.5,
+        "aspect_lr": 0.2,
         "views": 3,
         "resize": "pil",
         "image_format": "png",

@@ -57,6 +57,7 @@ def test_settings_are_generated_from_the_fields():
         "grounding_max_pixels",
         "coord_tint",
         "scale_lr",
+        "aspect_lr",
         "views",
         "resize",
         "image_format",

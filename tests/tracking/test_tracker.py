@@ -228,6 +228,31 @@ def test_damp_size_moves_the_size_part_way_in_log_space():
         TrackerConfig(scale_lr=1.5)
 
 
+def test_aspect_lr_keeps_the_area_part_and_damps_the_aspect_part():
+    prev = np.array([100.0, 100.0, 20.0, 60.0])  # a pedestrian, 1:3
+    answered = np.array([100.0, 100.0, 20.0, 20.0])  # shrunk onto the head: centre (110, 110)
+    frame = (400, 300)
+    # aspect_lr 0: the area moves as scale_lr says (1200 -> 400, half way in log space: 400 *
+    # sqrt(3)) and the box stays 1:3 about the answer's centre
+    w = np.sqrt(400 * np.sqrt(3) / 3)
+    kept = damp_size(prev, answered, 0.5, frame, aspect_lr=0.0)
+    assert np.allclose(kept, [110 - w / 2, 110 - 1.5 * w, w, 3 * w])
+    # aspect_lr 1 is scale_lr alone, bit for bit
+    assert np.array_equal(
+        damp_size(prev, answered, 0.5, frame, aspect_lr=1.0), damp_size(prev, answered, 0.5, frame)
+    )
+    # half of scale_lr's aspect move: 1:3 -> 1:1 is log 3, scale_lr 0.5 lets log 3 / 2 through,
+    # aspect_lr 0.5 half of that
+    half = damp_size(prev, answered, 0.5, frame, aspect_lr=0.5)
+    assert np.isclose(half[3] / half[2], 3**0.75)
+    assert np.isclose(half[2] * half[3], 400 * np.sqrt(3))
+    # scale_lr 1 with aspect_lr 0: the answer's area, the previous aspect
+    whole = damp_size(prev, answered, 1.0, frame, aspect_lr=0.0)
+    assert np.allclose([whole[2] * whole[3], whole[3] / whole[2]], [400, 3])
+    with pytest.raises(UserError, match="aspect lr"):
+        TrackerConfig(aspect_lr=-0.1)
+
+
 def test_scale_lr_stops_a_growing_answer_from_compounding(scripted):
     frames, boxes = moving_square_video(8)
     init = boxes[0].copy()
@@ -248,6 +273,26 @@ def test_scale_lr_stops_a_growing_answer_from_compounding(scripted):
         ]
     assert ious[1.0][-1] < 0.2  # 25% per frame compounds through the crops
     assert min(ious[0.0]) > 0.6  # the centre follows, the size stays the first box's
+
+
+def test_aspect_lr_keeps_a_tall_target_tall_when_the_answers_shrink_onto_its_top(scripted):
+    frames, boxes = moving_square_video(8)
+    init = boxes[0].copy()
+    init[2:] -= init[:2]  # 40 x 30
+
+    def top(request):
+        # the blob's top third: a box three times as wide as tall, on the target's upper part
+        x1, y1, x2, y2 = parse_box(white_blob_oracle(request)).box
+        return f"[{x1},{y1},{x2},{y1 + (y2 - y1) / 3:.0f}]"
+
+    aspects = {}
+    for aspect_lr in (1.0, 0.0):
+        config = TrackerConfig(crop_size=112, scale_lr=0.5, aspect_lr=aspect_lr)
+        results = list(Tracker(scripted(top), config).track(frames, init))
+        aspects[aspect_lr] = [r.box[2] / r.box[3] for r in results[1:]]
+    # scale_lr alone: 2.3, 3.1, 3.6, ... 4.3, the answers' flat aspect taken half way each frame
+    assert aspects[1.0][0] > 2 and aspects[1.0][-1] > 4
+    assert np.allclose(aspects[0.0], 40 / 30, rtol=0.02)  # the first box's, every frame
 
 
 def test_views_mirror_back_and_outvote_a_wrong_view(scripted):

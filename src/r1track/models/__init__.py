@@ -1,8 +1,8 @@
 """Models shipped with the package, and the tracking settings a checkpoint carries.
 
 A checkpoint directory may hold `r1track_tracker.json` with the settings it was trained for
-(`crop_size`, `context`, `prompt`, `think`, `layout`, `coord_tint`, `scale_lr`, `views`, `resize`,
-`image_format`); the tracker uses them unless a flag (or an override to
+(`crop_size`, `context`, `prompt`, `think`, `layout`, `coord_tint`, `scale_lr`, `aspect_lr`,
+`views`, `resize`, `image_format`); the tracker uses them unless a flag (or an override to
 `TrackerConfig.for_checkpoint`) says otherwise, and R1-Track's defaults for those it lacks (a
 checkpoint without the file, such as a released R1-Track one, gets `resize` cv2 and
 `image_format` jpeg, as it was trained). A file without `layout` means `r1track` (the only layout

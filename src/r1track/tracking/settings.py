@@ -100,6 +100,16 @@ class TrackerConfig:
     """The new side is `old * (answered / old) ** scale_lr` in log space (the centre always
     follows the answer). 1 takes the answer as is (R1-Track); below 1 damps size drift that
     compounds through the crops, as Siamese trackers do (SiamFC's scale_lr)."""
+    aspect_lr: float = field(
+        default=1.0,
+        metadata=_meta(
+            "share of the aspect (width / height) part of the size change that --scale-lr lets"
+            " through, 0..1 (1: all of it; 0: the box keeps its aspect)"
+        ),
+    )
+    """The track's log aspect moves `scale_lr * aspect_lr` of the answer's, its log area
+    `scale_lr` of it. Below 1 keeps a thin target thin when the answers shrink onto a part of
+    it (a pedestrian's head), as Siamese trackers penalise changes of ratio (SiamRPN)."""
     views: int = field(
         default=1,
         metadata=_meta(
@@ -225,8 +235,9 @@ class TrackerConfig:
                 )
         if not 0 <= self.coord_tint < 1:
             raise SettingError("coord_tint", f"must be in [0, 1), got {self.coord_tint}")
-        if not 0 <= self.scale_lr <= 1:
-            raise SettingError("scale_lr", f"must be in [0, 1], got {self.scale_lr}")
+        for name in ("scale_lr", "aspect_lr"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingError(name, f"must be in [0, 1], got {getattr(self, name)}")
         if self.views not in range(1, len(VIEW_MIRRORS) + 1):
             raise SettingError("views", f"must be 1 to {len(VIEW_MIRRORS)}, got {self.views}")
         if not (np.isfinite(self.redetect_context) and self.redetect_context > 0):

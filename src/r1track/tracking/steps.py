@@ -73,16 +73,26 @@ def check_init_box(bbox: Sequence[float], frame_size: tuple[int, int]) -> np.nda
 
 
 def damp_size(
-    previous: np.ndarray, answered: np.ndarray, scale_lr: float, frame_size: tuple[int, int]
+    previous: np.ndarray,
+    answered: np.ndarray,
+    scale_lr: float,
+    frame_size: tuple[int, int],
+    aspect_lr: float = 1.0,
 ) -> np.ndarray:
     """The answered box `(x, y, w, h)` with its size moved only `scale_lr` of the way (in log
-    space) from the previous box's, about the answer's centre, clipped to the frame.
+    space) from the previous box's, about the answer's centre, clipped to the frame; of that
+    move, the aspect (width / height) part takes only `aspect_lr` (0 keeps the previous aspect),
+    the area's part all of it.
 
     The clip can only shrink the box; when that leaves less than a pixel, the answer is kept.
     """
-    if scale_lr >= 1:
+    if scale_lr >= 1 and aspect_lr >= 1:
         return answered
     size = previous[2:] * (answered[2:] / previous[2:]) ** scale_lr
+    if aspect_lr < 1:  # w * c and h / c keep the area; the log aspect moves by aspect_lr of it
+        turn = (answered[2] / answered[3]) / (previous[2] / previous[3])
+        c = turn ** (scale_lr * (aspect_lr - 1) / 2)
+        size = size * np.array([c, 1 / c])
     centre = answered[:2] + answered[2:] / 2
     box = clip_xyxy(np.concatenate([centre - size / 2, centre + size / 2]), *frame_size)
     if box[2] - box[0] < 1 or box[3] - box[1] < 1:

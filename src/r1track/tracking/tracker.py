@@ -223,7 +223,9 @@ class Tracker:
                 chosen, fallback = usable[medoid], None
                 # an answer without a confidence counts as confident
                 taken = confidence(own[chosen], 1.0)
-                box = damp_size(state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size)
+                box = damp_size(
+                    state.box, xyxy_to_xywh(combined), cfg.scale_lr, frame.size, cfg.aspect_lr
+                )
                 alike = self._likeness(state, frame, box)
                 if taken < cfg.min_confidence:
                     fallback = "unconfident"
