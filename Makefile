@@ -162,18 +162,18 @@ $(VIDEOS)/carphone_pristine/train/list.txt: $(VIDEOS)/.fetched
 $(VIDEOS)/bunny/train/list.txt: $(VIDEOS)/.fetched
 	$(PSEUDO) --video $(VIDEOS)/bigbuckbunny.mp4 --out $(VIDEOS)/bunny --smooth 1 --object rabbit \
 		--frames 30: --init 260,170,400,430
-$(VIDEOS)/megamind-1/train/list.txt: $(VIDEOS)/.fetched
-	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-1 --name megamind1 \
-		--smooth 1 --object face --frames 5:98 --init 190,110,180,230
-$(VIDEOS)/megamind-2/train/list.txt: $(VIDEOS)/.fetched
-	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-2 --name megamind2 \
-		--smooth 1 --object face --frames 98:154 --init 400,80,150,220
-$(VIDEOS)/megamind-3/train/list.txt: $(VIDEOS)/.fetched
-	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-3 --name megamind3 \
-		--smooth 1 --object face --frames 154:200 --init 190,80,170,240
-$(VIDEOS)/megamind-4/train/list.txt: $(VIDEOS)/.fetched
-	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-4 --name megamind4 \
-		--smooth 1 --object face --frames 200:270 --init 260,40,260,360
+# Megamind's shot K: frames MEGAMIND_FRAMES_K, the face's box on the first of them
+MEGAMIND_FRAMES_1 := 5:98
+MEGAMIND_INIT_1 := 190,110,180,230
+MEGAMIND_FRAMES_2 := 98:154
+MEGAMIND_INIT_2 := 400,80,150,220
+MEGAMIND_FRAMES_3 := 154:200
+MEGAMIND_INIT_3 := 190,80,170,240
+MEGAMIND_FRAMES_4 := 200:270
+MEGAMIND_INIT_4 := 260,40,260,360
+$(VIDEOS)/megamind-%/train/list.txt: $(VIDEOS)/.fetched
+	$(PSEUDO) --video $(VIDEOS)/Megamind.avi --out $(VIDEOS)/megamind-$* --name megamind$* \
+		--smooth 1 --object face --frames $(MEGAMIND_FRAMES_$*) --init $(MEGAMIND_INIT_$*)
 
 # Stages V, V2 (SFT on procedural scenes, photographs and the real video above) and GRPO V2 (the
 # shipped GRPO recipe on V2's pairs), from NANO_FROM (default: `make nano`'s own GRPO F; the
