@@ -281,7 +281,7 @@ def test_aspect_lr_keeps_a_tall_target_tall_when_the_answers_shrink_onto_its_top
     init[2:] -= init[:2]  # 40 x 30
 
     def top(request):
-        # the blob's top third: a box three times as wide as tall, on the target's upper part
+        # the blob's top third: 40 x 10, a box four times as wide as tall, on its upper part
         x1, y1, x2, y2 = parse_box(white_blob_oracle(request)).box
         return f"[{x1},{y1},{x2},{y1 + (y2 - y1) / 3:.0f}]"
 
