@@ -34,9 +34,14 @@ def main() -> None:
         labels = {k: seq.attributes[k] for k in ("cover", "absence", "cut_by_image")}
         meta = {k: v for k, v in seq.attributes["meta"].items() if k != "resolution"}
         folder = args.out / args.split / seq.name
-        write_sequence(folder, frames, seq.boxes * args.factor, **labels, meta=meta)
-        if seq.description:
-            (folder / "description.txt").write_text(f"{seq.description}\n")
+        write_sequence(
+            folder,
+            frames,
+            seq.boxes * args.factor,
+            **labels,
+            meta=meta,
+            description=seq.description,
+        )
         names.append(seq.name)
     (args.out / args.split / "list.txt").write_text("".join(f"{n}\n" for n in names))
     where = args.out / args.split

@@ -114,8 +114,8 @@ def write_chunk(folder: Path, images: list, boxes: np.ndarray, what: str = "pers
         np.zeros(n, dtype=int),
         np.zeros(n, dtype=int),
         meta={"object_class": what},
+        description=f"the {what}",
     )
-    (folder / "description.txt").write_text(f"the {what}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

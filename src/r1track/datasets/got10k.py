@@ -101,11 +101,16 @@ def write_sequence(
     cut_by_image: Seq[int] | None = None,
     meta: dict[str, str] | None = None,
     test: bool = False,
+    description: str | None = None,
 ) -> None:
-    """Write one sequence in the GOT-10k layout (frames are PIL images)."""
+    """Write one sequence in the GOT-10k layout (frames are PIL images). `description`, where
+    given, goes to `description.txt` (our addition to the layout, read back as
+    `Sequence.description`, for text initialisation)."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(frames, start=1):
         frame.save(folder / f"{i:08d}.jpg", quality=95)
+    if description is not None:
+        (folder / "description.txt").write_text(f"{description}\n")
     lines = [",".join(f"{v:.4f}" for v in box) for box in (boxes[:1] if test else boxes)]
     (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
     if test:

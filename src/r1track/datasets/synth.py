@@ -371,8 +371,8 @@ def write_synth(
             cut[start:],
             meta={"object_class": description},
             test=(split == "test"),
+            description=f"the {description}",
         )
-        (folder / "description.txt").write_text(f"the {description}\n")
         names.append(name)
     (out / split).mkdir(parents=True, exist_ok=True)
     (out / split / "list.txt").write_text("\n".join(names) + "\n")
