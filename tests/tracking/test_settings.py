@@ -55,6 +55,7 @@ def test_settings_are_generated_from_the_fields():
         "think",
         "layout",
         "grounding_max_pixels",
+        "grounding_tiles",
         "coord_tint",
         "scale_lr",
         "aspect_lr",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+import pytest
 from datasets import load_from_disk
 from PIL import Image
 
@@ -11,22 +14,38 @@ from r1track.backends.base import PixelLimits
 from r1track.cli import main
 from r1track.datasets import load_dataset
 from r1track.datasets.synth import SynthConfig, write_synth
-from r1track.prompts import format_box, grounding_prompt
+from r1track.errors import ConfigError
+from r1track.geometry import area_xyxy, clip_xyxy, crop_image, xywh_to_xyxy
+from r1track.prompts import ABSENT_ANSWER, format_box, grounding_prompt
 from r1track.tracking import Tracker, TrackerConfig
+from r1track.tracking.redetect import grounding_tiles
 from r1track.training.data import BuildConfig, build_dataset
+from r1track.training.grounding import TILE_HOLDS, TILE_MISSES
 from r1track.training.sampling import SamplingConfig
 
 NANO_LIMITS = PixelLimits(112 * 112, 112 * 112 * 80, factor=112)
 
 
-def _build(tmp_path, rate=0.5, n=24):
+def _build(tmp_path, rate=0.5, n=24, tiles=0, grounding_root=None):
     root = tmp_path / "synth"
     write_synth(root, "train", 3, 4, SynthConfig(min_length=6, max_length=6), progress=False)
     sampling = SamplingConfig(
-        sizes=(112,), max_gap=5, grounding_rate=rate, grounding_factor=112, grounding_pixels=12544
+        sizes=(112,),
+        max_gap=5,
+        grounding_rate=rate,
+        grounding_factor=112,
+        grounding_pixels=12544,
+        grounding_tiles=tiles,
+        resize="pil",
     )
     config = BuildConfig(
-        "got10k", str(root), num_samples=n, val_fraction=0, sampling=sampling, image_format="png"
+        "got10k",
+        str(root),
+        num_samples=n,
+        val_fraction=0,
+        sampling=sampling,
+        image_format="png",
+        grounding_root=grounding_root,
     )
     build_dataset(config, tmp_path / "data", workers=1, progress=False)
     sequences = {s.name: s for s in load_dataset("got10k", root, "train")}
@@ -115,3 +134,66 @@ def test_a_build_with_grounding_samples_tells_the_checkpoint_its_pixel_limit(tmp
     assert settings_from_build(tmp_path / "with" / "data")["grounding_max_pixels"] == 12544
     _build(tmp_path / "without", rate=0.0, n=4)
     assert "grounding_max_pixels" not in settings_from_build(tmp_path / "without" / "data")
+
+
+def test_tile_rows_hold_a_tile_the_tracker_cuts_with_the_box_in_it_or_the_absent_answer(tmp_path):
+    """`--grounding-tiles`: each row's image is, pixel for pixel, one of the tiles
+    `--grounding-tiles` text init asks about; a tile that holds the target answers its box in the
+    tile, one that misses it the absent answer, and no row shows a tile that cuts it in between."""
+    rows, sequences = _build(tmp_path, rate=1.0, n=40, tiles=9)
+    kinds = Counter()
+    for row in rows:
+        seq = sequences[row["sequence"]]
+        (index,) = row["frames"]
+        assert row["prompt"][0]["content"][-1]["text"] == grounding_prompt(seq.description)
+        with Image.open(seq.frame_files[index]) as raw:
+            frame = raw.convert("RGB")
+        image = np.asarray(row["images"][0].convert("RGB"))
+        tiles = grounding_tiles(frame.size, 9, 112)
+        same = [t for t in tiles if np.array_equal(np.asarray(crop_image(frame, t, "pil")), image)]
+        assert len(same) >= 1
+        tile = same[0]
+        box = xywh_to_xyxy(seq.boxes[index])
+        inside = clip_xyxy(box - [tile.x0, tile.y0, tile.x0, tile.y0], tile.side, tile.side)
+        share = area_xyxy(inside) / area_xyxy(box)
+        answer = row["completion"][0]["content"][0]["text"]
+        if row["solution"]:
+            assert share >= TILE_HOLDS
+            expected = clip_xyxy(tile.to_crop(box), 112, 112)
+            assert np.abs(np.array(row["solution"]) - expected).max() <= 0.5
+            assert answer == format_box(row["solution"])
+            kinds["holds"] += 1
+        else:
+            assert share <= TILE_MISSES and answer == ABSENT_ANSWER
+            kinds["misses"] += 1
+    assert kinds["holds"] >= 5 and kinds["misses"] >= 5
+
+
+def test_grounding_root_gives_the_grounding_rows_and_the_checkpoint_its_tiles(tmp_path):
+    """`--grounding-root`: grounding rows come from that root's scenes only, tracking pairs from
+    `--root`'s; the trained checkpoint is told to ground in the tiles it was trained on."""
+    from r1track.training.trainers import settings_from_build
+
+    other = tmp_path / "other"
+    write_synth(other, "train", 2, 7, SynthConfig(min_length=6, max_length=6), progress=False)
+    names = {s.name: s.description for s in load_dataset("got10k", other, "train")}
+    rows, sequences = _build(tmp_path, rate=0.5, n=30, tiles=9, grounding_root=str(other))
+    grounding = [r for r in rows if len(r["images"]) == 1]
+    tracking = [r for r in rows if len(r["images"]) == 2]
+    assert grounding and tracking
+    for row in grounding:  # the other root's descriptions (its sequences share names with root's)
+        text = row["prompt"][0]["content"][-1]["text"]
+        assert text == grounding_prompt(names[row["sequence"]])
+    assert {r["sequence"] for r in grounding} <= set(names)  # root has a third sequence more
+    assert set(sequences) - set(names) & {r["sequence"] for r in tracking}
+    assert any(names[r["sequence"]] != sequences[r["sequence"]].description for r in grounding)
+    assert settings_from_build(tmp_path / "data")["grounding_tiles"] == 9
+
+
+def test_grounding_root_needs_grounding_samples(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="use --grounding-rate"):
+        BuildConfig("got10k", str(tmp_path), grounding_root=str(tmp_path))
+    flags = ["--num-samples", "4", "--out", str(tmp_path / "d"), "--grounding-root", str(tmp_path)]
+    code = main(["data", "build", "--dataset", "got10k", "--root", str(tmp_path), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and "--grounding-root" in err and len(err.strip().splitlines()) == 1

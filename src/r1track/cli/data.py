@@ -65,7 +65,9 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             grounding_rate=args.grounding_rate,
             grounding_factor=args.grounding_factor,
             grounding_pixels=args.grounding_pixels,
+            grounding_tiles=args.grounding_tiles,
         ),
+        grounding_root=args.grounding_root,
         tracker_run=args.tracker_run,
         image_format=args.image_format,
     )
@@ -213,6 +215,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=28 * 28 * 1280,
         help="grounding images: at most this many pixels, the tracker's grounding_max_pixels"
         " (1003520; nano 12544)",
+    )
+    build.add_argument(
+        "--grounding-tiles",
+        type=int,
+        default=0,
+        help="grounding samples: one of at most N tiles of the frame at the crop size, the box"
+        " in it or the absent answer, as `--grounding-tiles N` tracks (0: the whole frame)",
+    )
+    build.add_argument(
+        "--grounding-root",
+        default=None,
+        help="draw grounding samples from this root's sequences (same --dataset and --split)"
+        " instead of --root's: scenes whose descriptions name one object each (default: --root)",
     )
     build.add_argument(
         "--image-format",

@@ -9,6 +9,10 @@ the usable one with the highest confidence (with `min_likeness`: of those confid
 one whose box looks most like the target, `tracking/appearance.py`); an answer without a
 confidence (a backend that cannot say) counts as confident, and ties go to the order the windows
 are listed in (the wider crop first, then the tiles in reading order).
+
+Text initialisation with `TrackerConfig.grounding_tiles` looks for a described target the same
+way (`grounding_tiles`): tiles over the whole first frame, each asked on its own, the surest box
+taken.
 """
 
 from __future__ import annotations
@@ -45,6 +49,17 @@ def frame_tiles(
     xs = _starts(width, side, counts[0])
     ys = _starts(height, side, counts[1])
     return [CropWindow(x0=x, y0=y, side=side, size=size) for y in ys for x in xs]
+
+
+def grounding_tiles(frame_size: tuple[int, int], count: int, size: int) -> list[CropWindow]:
+    """The tiles text initialisation asks about with `grounding_tiles` = `count`: squares of at
+    least half the frame's shorter side, overlapping, at most `count` of them (`frame_tiles`),
+    each resized to `size` pixels. `data build --grounding-tiles` cuts its samples from these.
+
+    >>> [(w.x0, w.y0, w.side) for w in grounding_tiles((256, 192), 9, 112)]
+    [(0, 0, 120), (68, 0, 120), (136, 0, 120), (0, 72, 120), (68, 72, 120), (136, 72, 120)]
+    """
+    return frame_tiles(frame_size, min(frame_size) / 2, count, size)
 
 
 def _count(extent: int, side: float) -> int:

@@ -87,6 +87,17 @@ class TrackerConfig:
     )
     """A checkpoint setting: a model trained to ground (`data build --grounding-rate`) saw frames
     of at most `--grounding-pixels`; r1track-nano's one token per 112 px wants 12544."""
+    grounding_tiles: int = field(
+        default=0,
+        metadata=_meta(
+            "text init: ask about the first frame in at most this many overlapping tiles at the "
+            "crop size and take the surest box (0: the whole frame in one image)"
+        ),
+    )
+    """A checkpoint setting for models trained to ground in tiles (`data build --grounding-tiles`,
+    r1track-nano): `tracking.redetect.grounding_tiles` cuts them, each tile an ordinary crop with
+    the grounding prompt, answered with the target's box in it or the absent answer; the usable
+    box with the highest confidence is taken (`redetect.best_candidate`)."""
     coord_tint: float = field(
         default=0.0,
         metadata=_meta("blend a coordinate ramp into the images, for checkpoints trained with it"),
@@ -245,6 +256,11 @@ class TrackerConfig:
         if self.redetect_interval < 1:
             raise SettingError(
                 "redetect_interval", f"must be at least 1, got {self.redetect_interval}"
+            )
+        if self.grounding_tiles < 0:
+            raise SettingError(
+                "grounding_tiles",
+                f"must be 0 (the whole frame) or more, got {self.grounding_tiles}",
             )
         if self.max_tiles < 1:
             raise SettingError("max_tiles", f"must be at least 1, got {self.max_tiles}")

@@ -44,7 +44,7 @@ from r1track.prompts import (
     tracking_prompt,
 )
 from r1track.tracking.appearance import brightness_of, describe, likeness
-from r1track.tracking.redetect import best_candidate, search_windows
+from r1track.tracking.redetect import best_candidate, grounding_tiles, search_windows
 from r1track.tracking.settings import (
     VIEW_MIRRORS,
     SettingError,
@@ -153,6 +153,8 @@ class Tracker:
         scale the answer back to the original frame.
         """
         frame = as_image(frame)
+        if self.config.grounding_tiles:
+            return self._ground_in_tiles(frame, text)
         width, height = frame.size
         limits = self.backend.pixel_limits
         max_pixels = min(limits.max_pixels, self.config.grounding_max_pixels)
@@ -177,6 +179,41 @@ class Tracker:
                 f"(answer: {answer[:120]!r})"
             )
         return xyxy_to_xywh(box), answer, model_seconds
+
+    def _ground_in_tiles(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
+        """`ground` with `grounding_tiles`: each tile (`redetect.grounding_tiles`) asked in one
+        batched call, the usable box with the highest confidence taken."""
+        cfg = self.config
+        tiles = grounding_tiles(frame.size, cfg.grounding_tiles, cfg.crop_size)
+        prompt = grounding_prompt(text)
+        requests = [
+            GenerationRequest(
+                (self._seen(crop_image(frame, tile, cfg.resize)),),
+                prompt,
+                GROUNDING_MAX_NEW_TOKENS,
+                stop=STOP_STRINGS[False],
+                layout=cfg.layout,
+            )
+            for tile in tiles
+        ]
+        t0 = time.perf_counter()
+        answers = self.backend.generate(requests)
+        model_seconds = time.perf_counter() - t0
+        reads = [read_answer(a, t, frame.size) for a, t in zip(answers, tiles, strict=True)]
+        usable = [fallback is None for _, _, fallback in reads]
+        confidences = [confidence(a) for a in answers]
+        if sum(usable) > 1 and all(c is None for c in confidences):
+            raise GroundingError(
+                f"--grounding-tiles picks the surest of {sum(usable)} boxes, and this backend "
+                "gives no answer confidences (use --grounding-tiles 0)"
+            )
+        best = best_candidate(confidences, usable, 0.0)
+        if best is None:
+            raise GroundingError(
+                f"the model found {shorten(text)} in none of the first frame's {len(tiles)} "
+                f"tiles (first answer: {answers[0][:120]!r})"
+            )
+        return xyxy_to_xywh(reads[best][0]), answers[best], model_seconds
 
     # -- advancing tracks ---------------------------------------------------------------------
 

@@ -71,6 +71,10 @@ class BuildConfig:
     tracker_run: str | None = None
     """An `r1track eval` run directory on this dataset and split: pairs are drawn on-policy
     (template = frame 0, search crop centred on the run's previous box). None: the recipe."""
+    grounding_root: str | None = None
+    """Where grounding samples (`sampling.grounding_rate`) come from: this root's sequences (the
+    same `dataset` and `split`, held out for validation as `root`'s are). None: `root`'s. For a
+    tracking mix whose own descriptions do not pick one object out (a street of people)."""
     image_format: str = "jpeg"
     """How crops are stored (`geometry.IMAGE_FORMATS`): `jpeg`, quality 95 with OpenCV's
     defaults (R1-Track's training crops were `cv2.imwrite` JPEG files); `png`, lossless."""
@@ -82,6 +86,8 @@ class BuildConfig:
         if self.tracker_run and self.sampling.images != 2:
             # the flag in the rule: tests and users know this message by `--images 2`
             raise ConfigError("tracker_run", "draws template + search pairs: use --images 2")
+        if self.grounding_root and not self.sampling.grounding_rate:
+            raise ConfigError("grounding_root", "gives grounding samples: use --grounding-rate")
         if self.tracker_run and self.sampling.absent_rate:
             raise ConfigError("tracker_run", "draws on-policy pairs only: use --absent-rate 0")
 
@@ -171,7 +177,16 @@ def _init_worker(config: BuildConfig) -> None:
             tracked,
             [hidden_frames(s) for s in seqs],
         )
-    _STATE.update(config=config, pools=pools)
+    if config.grounding_root:
+        ground = load_dataset(config.dataset, config.grounding_root, config.split)
+        ground_train, ground_val = split_sequences(ground, config.val_fraction, config.seed)
+        grounding = {
+            split: (seqs, [usable_frames(s) for s in seqs])
+            for split, seqs in (("train", ground_train), ("validation", ground_val))
+        }
+    else:
+        grounding = {split: pool[:2] for split, pool in pools.items()}
+    _STATE.update(config=config, pools=pools, grounding=grounding)
 
 
 def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
@@ -183,7 +198,7 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
     rate = config.sampling.absent_rate
     grounding = config.sampling.grounding_rate
     if grounding and rng.random() < grounding:  # as the absent rate: no draw when it is 0
-        sample = grounding_sample(sequences, usable, rng, config.sampling, drops)
+        sample = grounding_sample(*_STATE["grounding"][split], rng, config.sampling, drops)
     elif rate and rng.random() < rate:  # no draw at all when the rate is 0: builds stay the same
         sample = draw_absent_sample(sequences, usable, hidden, rng, config.sampling, drops)
     elif tracked is None:
@@ -244,6 +259,12 @@ def build_dataset(config: BuildConfig, out: str | Path, workers: int = 1, progre
     train, val = split_sequences(sequences, config.val_fraction, config.seed)
     if not any(len(usable_frames(s)) >= config.sampling.images for s in train):
         raise UserError("no training sequence has enough frames with a visible target")
+    if config.grounding_root:  # fail before workers, as for the root
+        ground = load_dataset(config.dataset, config.grounding_root, config.split)
+        if not any(s.description for s in ground):
+            raise UserError(
+                f"--grounding-root {config.grounding_root}: no sequence has a description"
+            )
     n_val = round(config.num_samples * config.val_fraction) if val else 0
     tasks = [(i, "validation" if i < n_val else "train") for i in range(config.num_samples)]
     features = _features()

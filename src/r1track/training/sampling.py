@@ -88,6 +88,11 @@ class SamplingConfig:
     28, r1track-nano's 112)."""
     grounding_pixels: int = 28 * 28 * 1280
     """Grounding images: at most this many pixels (the tracker's `grounding_max_pixels`)."""
+    grounding_tiles: int = 0
+    """Grounding samples in tiles (the tracker's `grounding_tiles`): one of the frame's tiles
+    (`tracking.redetect.grounding_tiles`) at the crop size, answered with the target's box in it
+    or, for a tile the target is not in, the absent answer (`training.grounding`). 0: the whole
+    frame (`grounding_factor`, `grounding_pixels`)."""
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -120,6 +125,7 @@ class SamplingConfig:
         check_share("grounding_rate", self.grounding_rate)  # 1: a grounding-only dataset
         check_at_least("grounding_factor", self.grounding_factor, 14)
         check_at_least("grounding_pixels", self.grounding_pixels, self.grounding_factor**2)
+        check_at_least("grounding_tiles", self.grounding_tiles, 0)
 
 
 def usable_frames(seq: Sequence) -> np.ndarray:
