@@ -9,7 +9,8 @@ APP_VENV := .venv-app
 APP_STAMP := $(APP_VENV)/.r1track-installed
 STAMP := $(VENV)/.r1track-installed
 
-.PHONY: install demo test lint bench clean nano nano-eval nano-absent nano-video photos videos
+.PHONY: install demo test lint bench clean nano nano-eval nano-absent nano-video nano-ground photos \
+	videos
 
 install: $(STAMP)
 
@@ -182,13 +183,23 @@ $(VIDEOS)/megamind-%/train/list.txt: $(VIDEOS)/.fetched
 NANO_FROM ?= runs/nano-grpo-f
 NANO_VIDEO_BUILD := $(NANO_BUILD) --context-range 2.25,4 --template-context 3 --jitter 0.25 \
 	--template-jitter 0 --num-samples 40000
-nano-video: $(STAMP) photos videos
+# The procedural and photographic scenes of the real-video mixes, and V4's mix.
+SYNTH_T := $(N)/synth-t/train/list.txt
+SYNTH_MA := $(N)/synth-ma/train/list.txt
+MIX_V4 := $(N)/mix-v4/train/list.txt
+$(SYNTH_T): | $(STAMP)
+	$(R1) data synth --out $(N)/synth-t --split train --num-seqs 250 --seed 1300
+$(SYNTH_MA): | $(STAMP) $(PHOTOS)/train/.fetched
+	$(R1) data synth --out $(N)/synth-ma --split train --num-seqs 100 --seed 1100 \
+		--photos $(PHOTOS)/train --photo-rate 0.5 --blur 1.5 --shake 1.5 --size-min 0.08 \
+		--aspect-max 4
+$(MIX_V4): | $(SYNTH_T) $(SYNTH_MA) videos
+	$(PY) benchmarks/mix_roots.py $(N)/mix-v4 \
+		$(N)/synth-t:250 $(N)/synth-ma:100 $(VIDEOS)/vtest $(VIDEOS)/box $(VIDEOS)/cup \
+		$(VIDEOS)/carphone_pristine $(VIDEOS)/bunny $(VIDEOS)/megamind-1 $(VIDEOS)/megamind-2 \
+		$(VIDEOS)/megamind-3 $(VIDEOS)/megamind-4
+nano-video: $(STAMP) photos videos $(SYNTH_T) $(SYNTH_MA)
 	@date +"nano-video: start %F %T"
-	@test -f $(N)/synth-t/train/list.txt || $(R1) data synth --out $(N)/synth-t --split train \
-		--num-seqs 250 --seed 1300
-	@test -f $(N)/synth-ma/train/list.txt || $(R1) data synth --out $(N)/synth-ma --split train \
-		--num-seqs 100 --seed 1100 --photos $(PHOTOS)/train --photo-rate 0.5 --blur 1.5 \
-		--shake 1.5 --size-min 0.08 --aspect-max 4
 	@test -f $(N)/mix-v/train/list.txt || $(PY) benchmarks/mix_roots.py $(N)/mix-v \
 		$(N)/synth-t:250 $(N)/synth-ma:100 $(VIDEOS)/vtest
 	@test -f $(N)/mix-v2/train/list.txt || $(PY) benchmarks/mix_roots.py $(N)/mix-v2 \
@@ -203,16 +214,25 @@ nano-video: $(STAMP) photos videos
 	@test -f runs/nano-sft-v2/r1track_train.json || $(R1) train sft --config configs/nano/sft-v2.yaml
 	@test -f runs/nano-grpo-v2/r1track_train.json || $(R1) train grpo \
 		--config configs/nano/grpo-v2.yaml
-	@test -f $(N)/mix-v4/train/list.txt || $(PY) benchmarks/mix_roots.py $(N)/mix-v4 \
-		$(N)/synth-t:250 $(N)/synth-ma:100 $(VIDEOS)/vtest $(VIDEOS)/box $(VIDEOS)/cup \
-		$(VIDEOS)/carphone_pristine $(VIDEOS)/bunny $(VIDEOS)/megamind-1 $(VIDEOS)/megamind-2 \
-		$(VIDEOS)/megamind-3 $(VIDEOS)/megamind-4
+	@$(MAKE) --no-print-directory $(MIX_V4)
 	@test -f $(N)/data-v4/dataset_dict.json || $(R1) data build --root $(N)/mix-v4 \
 		--out $(N)/data-v4 --seed 36 $(NANO_VIDEO_BUILD)
 	@test -f runs/nano-sft-v4/r1track_train.json || $(R1) train sft --config configs/nano/sft-v4.yaml
 	@test -f runs/nano-grpo-v4/r1track_train.json || $(R1) train grpo \
 		--config configs/nano/grpo-v4.yaml
 	@date +"nano-video: done %F %T"
+
+# Stage G (issue 21, text initialisation; benchmarks/nano.md, experiment 18; not bundled): GRPO V4
+# (NANO_GROUND_FROM; the bundled nano holds the same weights) on V4's mix with half of the samples
+# grounding ones, cut from synth-t's described scenes as `--grounding-windows 200` cuts a first
+# frame. ~45 min on the 2-core CPU once the mix is there.
+NANO_GROUND_FROM ?= runs/nano-grpo-v4
+nano-ground: $(STAMP) $(MIX_V4)
+	@test -f $(N)/data-ground/dataset_dict.json || $(R1) data build --root $(N)/mix-v4 \
+		--out $(N)/data-ground --seed 37 $(NANO_VIDEO_BUILD) --grounding-rate 0.5 \
+		--grounding-windows 200 --grounding-root $(N)/synth-t
+	@test -f runs/nano-sft-g/r1track_train.json || $(R1) train sft --config configs/nano/sft-g.yaml \
+		model.path=$(NANO_GROUND_FROM)
 
 # The evaluation of docs/nano.md ("Measured accuracy"): val (harder generator settings, a seed no
 # training set uses) and vtest val (later moments of the pedestrian video, pseudo-labelled):

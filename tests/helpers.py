@@ -362,7 +362,7 @@ SETTING_SAMPLES = {
     "think": (True, True, True),
     "layout": ("reference-eval", "reference-train", "reference-eval"),
     "grounding_max_pixels": (12544, 50176, 200704),
-    "grounding_tiles": (4, 9, 16),
+    "grounding_windows": (4, 9, 16),
     "coord_tint": (0.1, 0.2, 0.3),
     "scale_lr": (0.25, 0.5, 0.75),
     "aspect_lr": (0.0, 0.3, 0.6),

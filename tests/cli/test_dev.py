@@ -57,7 +57,7 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
         "image_format": "png",
         "layout": "reference-train",
         "grounding_max_pixels": 28 * 28 * 1280,
-        "grounding_tiles": 0,
+        "grounding_windows": 0,
         "redetect": False,
         "redetect_context": 8.0,
         "redetect_verify": False,

@@ -55,7 +55,7 @@ def test_settings_are_generated_from_the_fields():
         "think",
         "layout",
         "grounding_max_pixels",
-        "grounding_tiles",
+        "grounding_windows",
         "coord_tint",
         "scale_lr",
         "aspect_lr",

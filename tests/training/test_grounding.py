@@ -15,18 +15,18 @@ from r1track.cli import main
 from r1track.datasets import load_dataset
 from r1track.datasets.synth import SynthConfig, write_synth
 from r1track.errors import ConfigError
-from r1track.geometry import area_xyxy, clip_xyxy, crop_image, xywh_to_xyxy
+from r1track.geometry import clip_xyxy, crop_image, crop_window, iou_xyxy, xywh_to_xyxy
 from r1track.prompts import ABSENT_ANSWER, format_box, grounding_prompt
 from r1track.tracking import Tracker, TrackerConfig
-from r1track.tracking.redetect import grounding_tiles
+from r1track.tracking.redetect import grounding_windows
 from r1track.training.data import BuildConfig, build_dataset
-from r1track.training.grounding import TILE_HOLDS, TILE_MISSES
+from r1track.training.grounding import WINDOW_HOLDS, WINDOW_MISSES
 from r1track.training.sampling import SamplingConfig
 
 NANO_LIMITS = PixelLimits(112 * 112, 112 * 112 * 80, factor=112)
 
 
-def _build(tmp_path, rate=0.5, n=24, tiles=0, grounding_root=None):
+def _build(tmp_path, rate=0.5, n=24, windows=0, grounding_root=None):
     root = tmp_path / "synth"
     write_synth(root, "train", 3, 4, SynthConfig(min_length=6, max_length=6), progress=False)
     sampling = SamplingConfig(
@@ -35,7 +35,8 @@ def _build(tmp_path, rate=0.5, n=24, tiles=0, grounding_root=None):
         grounding_rate=rate,
         grounding_factor=112,
         grounding_pixels=12544,
-        grounding_tiles=tiles,
+        grounding_windows=windows,
+        template_context=3.0 if windows else None,
         resize="pil",
     )
     config = BuildConfig(
@@ -136,11 +137,11 @@ def test_a_build_with_grounding_samples_tells_the_checkpoint_its_pixel_limit(tmp
     assert "grounding_max_pixels" not in settings_from_build(tmp_path / "without" / "data")
 
 
-def test_tile_rows_hold_a_tile_the_tracker_cuts_with_the_box_in_it_or_the_absent_answer(tmp_path):
-    """`--grounding-tiles`: each row's image is, pixel for pixel, one of the tiles
-    `--grounding-tiles` text init asks about; a tile that holds the target answers its box in the
-    tile, one that misses it the absent answer, and no row shows a tile that cuts it in between."""
-    rows, sequences = _build(tmp_path, rate=1.0, n=40, tiles=9)
+def test_window_rows_hold_a_window_the_tracker_cuts_with_the_box_or_the_absent_answer(tmp_path):
+    """`--grounding-windows`: each row's image is, pixel for pixel, one of the windows
+    `--grounding-windows` text init asks about; a window near the search crop centred on the
+    target answers the target's box in it, one far from it the absent answer, none in between."""
+    rows, sequences = _build(tmp_path, rate=1.0, n=40, windows=200)
     kinds = Counter()
     for row in rows:
         seq = sequences[row["sequence"]]
@@ -149,24 +150,34 @@ def test_tile_rows_hold_a_tile_the_tracker_cuts_with_the_box_in_it_or_the_absent
         with Image.open(seq.frame_files[index]) as raw:
             frame = raw.convert("RGB")
         image = np.asarray(row["images"][0].convert("RGB"))
-        tiles = grounding_tiles(frame.size, 9, 112)
-        same = [t for t in tiles if np.array_equal(np.asarray(crop_image(frame, t, "pil")), image)]
-        assert len(same) >= 1
-        tile = same[0]
-        box = xywh_to_xyxy(seq.boxes[index])
-        inside = clip_xyxy(box - [tile.x0, tile.y0, tile.x0, tile.y0], tile.side, tile.side)
-        share = area_xyxy(inside) / area_xyxy(box)
+        windows = grounding_windows(frame.size, 3.0, 112, 200)
+        same = [
+            w for w in windows if np.array_equal(np.asarray(crop_image(frame, w, "pil")), image)
+        ]
+        assert same
+        window = same[0]
+        ideal = crop_window(seq.boxes[index], 3.0, 112)
+        iou = iou_xyxy(_square(window), _square(ideal))
         answer = row["completion"][0]["content"][0]["text"]
         if row["solution"]:
-            assert share >= TILE_HOLDS
-            expected = clip_xyxy(tile.to_crop(box), 112, 112)
+            assert iou >= WINDOW_HOLDS
+            expected = clip_xyxy(window.to_crop(xywh_to_xyxy(seq.boxes[index])), 112, 112)
             assert np.abs(np.array(row["solution"]) - expected).max() <= 0.5
             assert answer == format_box(row["solution"])
             kinds["holds"] += 1
         else:
-            assert share <= TILE_MISSES and answer == ABSENT_ANSWER
+            assert iou <= WINDOW_MISSES and answer == ABSENT_ANSWER
             kinds["misses"] += 1
     assert kinds["holds"] >= 5 and kinds["misses"] >= 5
+
+
+def _square(window) -> list[float]:
+    return [window.x0, window.y0, window.x0 + window.side, window.y0 + window.side]
+
+
+def test_grounding_windows_need_the_context_they_are_cut_at():
+    with pytest.raises(ConfigError, match="template-context"):
+        SamplingConfig(grounding_rate=0.5, grounding_windows=50)
 
 
 def test_grounding_root_gives_the_grounding_rows_and_the_checkpoint_its_tiles(tmp_path):
@@ -177,7 +188,7 @@ def test_grounding_root_gives_the_grounding_rows_and_the_checkpoint_its_tiles(tm
     other = tmp_path / "other"
     write_synth(other, "train", 2, 7, SynthConfig(min_length=6, max_length=6), progress=False)
     names = {s.name: s.description for s in load_dataset("got10k", other, "train")}
-    rows, sequences = _build(tmp_path, rate=0.5, n=30, tiles=9, grounding_root=str(other))
+    rows, sequences = _build(tmp_path, rate=0.5, n=30, windows=50, grounding_root=str(other))
     grounding = [r for r in rows if len(r["images"]) == 1]
     tracking = [r for r in rows if len(r["images"]) == 2]
     assert grounding and tracking
@@ -187,7 +198,7 @@ def test_grounding_root_gives_the_grounding_rows_and_the_checkpoint_its_tiles(tm
     assert {r["sequence"] for r in grounding} <= set(names)  # root has a third sequence more
     assert set(sequences) - set(names) & {r["sequence"] for r in tracking}
     assert any(names[r["sequence"]] != sequences[r["sequence"]].description for r in grounding)
-    assert settings_from_build(tmp_path / "data")["grounding_tiles"] == 9
+    assert settings_from_build(tmp_path / "data")["grounding_windows"] == 50
 
 
 def test_grounding_root_needs_grounding_samples(tmp_path, capsys):

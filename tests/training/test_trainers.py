@@ -182,6 +182,7 @@ def test_a_trained_checkpoint_carries_the_settings_its_data_were_built_with(
         "prompt": "nano",
         "think": False,
         "layout": "r1track",
+        "grounding_windows": 0,
         "coord_tint": 0.0,
         "resize": "cv2",
         "image_format": "png",

@@ -20,21 +20,27 @@ class Answer(str):
     """A model's answer: its text (a `str`, so it is used as one) and how sure the model was.
 
     `confidence` is `answer_confidence` of the answer's tokens, or None where the backend could
-    not say (a server that gives no token log-probabilities). String methods return plain `str`:
-    a changed text has no confidence (`confidence_of` is then None).
+    not say (a server that gives no token log-probabilities). `absent`, for a `box_only` request
+    (`GenerationRequest.box_only`), is the probability the model gave the absent answer; None
+    otherwise. String methods return plain `str`: a changed text has no confidence
+    (`confidence_of` is then None).
     """
 
-    __slots__ = ("confidence",)
+    __slots__ = ("absent", "confidence")
 
     confidence: float | None
+    absent: float | None
 
-    def __new__(cls, text: str = "", confidence: float | None = None) -> Answer:
+    def __new__(
+        cls, text: str = "", confidence: float | None = None, absent: float | None = None
+    ) -> Answer:
         answer = super().__new__(cls, text)
         answer.confidence = confidence
+        answer.absent = absent
         return answer
 
     def __reduce__(self):
-        return (Answer, (str(self), self.confidence))
+        return (Answer, (str(self), self.confidence, self.absent))
 
 
 def answer_confidence(logprobs: Sequence[float]) -> float | None:
@@ -82,6 +88,11 @@ class GenerationRequest:
     """Add the think instruction where `layout` puts it (think checkpoints)."""
     layout: str = "r1track"
     """The message layout (`r1track.prompts.LAYOUTS`)."""
+    box_only: bool = False
+    """Decode a box even where the absent answer (`prompts.ABSENT_ANSWER`) is likelier, and say
+    in `Answer.absent` how likely the model found it (text init in tiles ranks the tiles by it).
+    The `hf` backend does, for requests without a template image; others leave `absent` None
+    (so a caller can tell)."""
 
 
 @dataclass(frozen=True)

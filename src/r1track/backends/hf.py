@@ -48,10 +48,10 @@ from r1track.backends.base import (
 )
 from r1track.backends.devices import check_device
 from r1track.backends.kv import row_cache, stack_caches
-from r1track.backends.scoring import ChosenLogprobs
+from r1track.backends.scoring import ChosenLogprobs, NoAbsent
 from r1track.errors import BackendError, UserError, shorten
 from r1track.models import adapter_base, check_weights, choose_dtype, resolve_checkpoint
-from r1track.prompts import chat_messages
+from r1track.prompts import ABSENT_ANSWER, chat_messages
 
 SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
 VISION_END = "<|vision_end|>"
@@ -260,12 +260,16 @@ class HFBackend:
         batch = self.encode(requests).to(self.device)
         config = self._config(requests)
         chosen = ChosenLogprobs()
+        no_absent = None  # box_only rows: the absent answer ruled out, its probability kept
+        if any(r.box_only for r in requests):
+            absent_ids = self.processor.tokenizer.encode(ABSENT_ANSWER, add_special_tokens=False)
+            no_absent = NoAbsent(absent_ids, [r.box_only for r in requests])
         try:
             with torch.inference_mode():
                 out = self.model.generate(
                     **batch,
                     generation_config=config,
-                    logits_processor=[chosen],
+                    logits_processor=[chosen] if no_absent is None else [no_absent, chosen],
                     tokenizer=self.processor.tokenizer,
                 )
             self.last_scores = out.scores
@@ -278,8 +282,9 @@ class HFBackend:
         logprobs, picks = chosen.per_row()
         tokenizer = self.processor.tokenizer
         answers = []
-        for row, row_logprobs, row_picks, r in zip(
-            new_tokens, logprobs, picks, requests, strict=True
+        absent = no_absent.absent if no_absent else [None] * len(requests)
+        for row, row_logprobs, row_picks, r, row_absent in zip(
+            new_tokens, logprobs, picks, requests, absent, strict=True
         ):
             # Each request keeps only its own budget, so batching never changes an answer's length.
             row = row[: r.max_new_tokens]
@@ -287,7 +292,8 @@ class HFBackend:
             # the recorder's picks are the tokens: it saw the scores they were chosen from
             sure = row_picks[:end] == row[:end]
             confidence = self._confidence(row[:end], row_logprobs[:end]) if sure else None
-            answers.append(Answer(tokenizer.decode(row, skip_special_tokens=True), confidence))
+            text = tokenizer.decode(row, skip_special_tokens=True)
+            answers.append(Answer(text, confidence, row_absent))
         return answers
 
     def _config(self, requests: Sequence[GenerationRequest]):

@@ -65,7 +65,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             grounding_rate=args.grounding_rate,
             grounding_factor=args.grounding_factor,
             grounding_pixels=args.grounding_pixels,
-            grounding_tiles=args.grounding_tiles,
+            grounding_windows=args.grounding_windows,
         ),
         grounding_root=args.grounding_root,
         tracker_run=args.tracker_run,
@@ -217,11 +217,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         " (1003520; nano 12544)",
     )
     build.add_argument(
-        "--grounding-tiles",
+        "--grounding-windows",
         type=int,
         default=0,
-        help="grounding samples: one of at most N tiles of the frame at the crop size, the box"
-        " in it or the absent answer, as `--grounding-tiles N` tracks (0: the whole frame)",
+        help="grounding samples: one of at most N windows of the frame (search crops at several"
+        " scales, at --template-context), the box where the target is at its centre, else the"
+        " absent answer, as `--grounding-windows N` tracks (0: the whole frame)",
     )
     build.add_argument(
         "--grounding-root",

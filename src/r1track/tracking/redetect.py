@@ -10,9 +10,9 @@ one whose box looks most like the target, `tracking/appearance.py`); an answer w
 confidence (a backend that cannot say) counts as confident, and ties go to the order the windows
 are listed in (the wider crop first, then the tiles in reading order).
 
-Text initialisation with `TrackerConfig.grounding_tiles` looks for a described target the same
-way (`grounding_tiles`): tiles over the whole first frame, each asked on its own, the surest box
-taken.
+Text initialisation with `TrackerConfig.grounding_windows` looks for a described target in the
+same way (`grounding_windows`): windows over the whole first frame at several scales, each asked
+on its own, the one where the model finds the absent answer least likely taken.
 """
 
 from __future__ import annotations
@@ -51,15 +51,56 @@ def frame_tiles(
     return [CropWindow(x0=x, y0=y, side=side, size=size) for y in ys for x in xs]
 
 
-def grounding_tiles(frame_size: tuple[int, int], count: int, size: int) -> list[CropWindow]:
-    """The tiles text initialisation asks about with `grounding_tiles` = `count`: squares of at
-    least half the frame's shorter side, overlapping, at most `count` of them (`frame_tiles`),
-    each resized to `size` pixels. `data build --grounding-tiles` cuts its samples from these.
+GROUNDING_SIDES = (0.1, 0.4)
+"""Text init in windows: the target sides looked for, as shares of the frame's shorter side."""
+GROUNDING_STEP = 1.35
+"""Text init in windows: the ratio between one scale's target side and the next."""
+GROUNDING_STRIDE = 1 / 3
+"""Text init in windows: the step between neighbouring windows, as a share of their side."""
 
-    >>> [(w.x0, w.y0, w.side) for w in grounding_tiles((256, 192), 9, 112)]
-    [(0, 0, 120), (68, 0, 120), (136, 0, 120), (0, 72, 120), (68, 72, 120), (136, 72, 120)]
+
+def grounding_windows(
+    frame_size: tuple[int, int], context: float, size: int, budget: int
+) -> list[CropWindow]:
+    """The windows text initialisation asks about with `grounding_windows` = `budget`: search
+    crops (side `context` x the target's side) for targets from `GROUNDING_SIDES[0]` to
+    `GROUNDING_SIDES[1]` of the frame's shorter side in `GROUNDING_STEP` steps, each scale's
+    windows a grid over the frame `GROUNDING_STRIDE` of their side apart (wider apart, all
+    scales alike, until there are at most `budget`), smallest scale first, in reading order, each
+    resized to `size` pixels. A described target of any of those sides is then near the centre
+    of some window, at about the scale a search crop shows it. `data build --grounding-windows`
+    draws its samples from these.
+
+    >>> windows = grounding_windows((256, 192), 3.0, 112, 200)
+    >>> len(windows), windows[0].side, windows[-1].side
+    (182, 58, 192)
+    >>> len(grounding_windows((256, 192), 3.0, 112, 40)) <= 40
+    True
     """
-    return frame_tiles(frame_size, min(frame_size) / 2, count, size)
+    width, height = frame_size
+    short = min(width, height)
+    sides = []
+    target = GROUNDING_SIDES[0] * short
+    while target <= GROUNDING_SIDES[1] * short * 1.0001:
+        sides.append(min(math.ceil(target * context), max(width, height)))
+        target *= GROUNDING_STEP
+    stride = GROUNDING_STRIDE
+    while True:
+        windows = [
+            CropWindow(x0=x, y0=y, side=side, size=size)
+            for side in dict.fromkeys(sides)
+            for y in _grid(height, side, stride)
+            for x in _grid(width, side, stride)
+        ]
+        if len(windows) <= max(1, budget):
+            return windows
+        stride *= 1.25
+
+
+def _grid(extent: int, side: int, stride: float) -> list[int]:
+    """Window starts along one axis at most `stride * side` apart (`_starts`)."""
+    count = 1 if side >= extent else math.ceil((extent - side) / (stride * side)) + 1
+    return _starts(extent, side, count)
 
 
 def _count(extent: int, side: float) -> int:

@@ -87,17 +87,18 @@ class TrackerConfig:
     )
     """A checkpoint setting: a model trained to ground (`data build --grounding-rate`) saw frames
     of at most `--grounding-pixels`; r1track-nano's one token per 112 px wants 12544."""
-    grounding_tiles: int = field(
+    grounding_windows: int = field(
         default=0,
         metadata=_meta(
-            "text init: ask about the first frame in at most this many overlapping tiles at the "
-            "crop size and take the surest box (0: the whole frame in one image)"
+            "text init: ask about at most this many windows of the first frame, search crops at "
+            "several scales, and take the box of the one where the model finds the absent answer "
+            "least likely (0: the whole frame in one image)"
         ),
     )
-    """A checkpoint setting for models trained to ground in tiles (`data build --grounding-tiles`,
-    r1track-nano): `tracking.redetect.grounding_tiles` cuts them, each tile an ordinary crop with
-    the grounding prompt, answered with the target's box in it or the absent answer; the usable
-    box with the highest confidence is taken (`redetect.best_candidate`)."""
+    """A checkpoint setting for models trained to ground in windows (`data build
+    --grounding-windows`, r1track-nano): `tracking.redetect.grounding_windows` cuts them at the
+    search context, each an ordinary crop with the grounding prompt, asked for its likeliest box
+    (`GenerationRequest.box_only`, which needs the `hf` backend)."""
     coord_tint: float = field(
         default=0.0,
         metadata=_meta("blend a coordinate ramp into the images, for checkpoints trained with it"),
@@ -257,10 +258,10 @@ class TrackerConfig:
             raise SettingError(
                 "redetect_interval", f"must be at least 1, got {self.redetect_interval}"
             )
-        if self.grounding_tiles < 0:
+        if self.grounding_windows < 0:
             raise SettingError(
-                "grounding_tiles",
-                f"must be 0 (the whole frame) or more, got {self.grounding_tiles}",
+                "grounding_windows",
+                f"must be 0 (the whole frame) or more, got {self.grounding_windows}",
             )
         if self.max_tiles < 1:
             raise SettingError("max_tiles", f"must be at least 1, got {self.max_tiles}")

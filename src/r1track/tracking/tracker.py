@@ -44,7 +44,7 @@ from r1track.prompts import (
     tracking_prompt,
 )
 from r1track.tracking.appearance import brightness_of, describe, likeness
-from r1track.tracking.redetect import best_candidate, grounding_tiles, search_windows
+from r1track.tracking.redetect import best_candidate, grounding_windows, search_windows
 from r1track.tracking.settings import (
     VIEW_MIRRORS,
     SettingError,
@@ -153,8 +153,8 @@ class Tracker:
         scale the answer back to the original frame.
         """
         frame = as_image(frame)
-        if self.config.grounding_tiles:
-            return self._ground_in_tiles(frame, text)
+        if self.config.grounding_windows:
+            return self._ground_in_windows(frame, text)
         width, height = frame.size
         limits = self.backend.pixel_limits
         max_pixels = min(limits.max_pixels, self.config.grounding_max_pixels)
@@ -180,38 +180,43 @@ class Tracker:
             )
         return xyxy_to_xywh(box), answer, model_seconds
 
-    def _ground_in_tiles(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
-        """`ground` with `grounding_tiles`: each tile (`redetect.grounding_tiles`) asked in one
-        batched call, the usable box with the highest confidence taken."""
+    def _ground_in_windows(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
+        """`ground` with `grounding_windows`: every window (`redetect.grounding_windows`) asked
+        for its likeliest box (`box_only`), in batched calls; the window where the model found
+        the absent answer least likely gives the box."""
         cfg = self.config
-        tiles = grounding_tiles(frame.size, cfg.grounding_tiles, cfg.crop_size)
+        windows = grounding_windows(
+            frame.size, cfg.search_factor, cfg.crop_size, cfg.grounding_windows
+        )
         prompt = grounding_prompt(text)
         requests = [
             GenerationRequest(
-                (self._seen(crop_image(frame, tile, cfg.resize)),),
+                (self._seen(crop_image(frame, window, cfg.resize)),),
                 prompt,
                 GROUNDING_MAX_NEW_TOKENS,
                 stop=STOP_STRINGS[False],
                 layout=cfg.layout,
+                box_only=True,
             )
-            for tile in tiles
+            for window in windows
         ]
         t0 = time.perf_counter()
         answers = self.backend.generate(requests)
         model_seconds = time.perf_counter() - t0
-        reads = [read_answer(a, t, frame.size) for a, t in zip(answers, tiles, strict=True)]
-        usable = [fallback is None for _, _, fallback in reads]
-        confidences = [confidence(a) for a in answers]
-        if sum(usable) > 1 and all(c is None for c in confidences):
+        absent = [getattr(a, "absent", None) for a in answers]
+        if any(p is None for p in absent):
             raise GroundingError(
-                f"--grounding-tiles picks the surest of {sum(usable)} boxes, and this backend "
-                "gives no answer confidences (use --grounding-tiles 0)"
+                "--grounding-windows ranks windows by how likely the model finds the absent "
+                f"answer, which the {getattr(self.backend, 'name', 'given')} backend does not say "
+                "(use the hf backend, or --grounding-windows 0)"
             )
-        best = best_candidate(confidences, usable, 0.0)
+        reads = [read_answer(a, w, frame.size) for a, w in zip(answers, windows, strict=True)]
+        usable = [fallback is None for _, _, fallback in reads]
+        best = best_candidate([1.0 - p for p in absent], usable, 0.0)
         if best is None:
             raise GroundingError(
-                f"the model found {shorten(text)} in none of the first frame's {len(tiles)} "
-                f"tiles (first answer: {answers[0][:120]!r})"
+                f"the model gave no usable box for {shorten(text)} in any of the first frame's "
+                f"{len(windows)} windows (first answer: {answers[0][:120]!r})"
             )
         return xyxy_to_xywh(reads[best][0]), answers[best], model_seconds
 

@@ -8,13 +8,15 @@ and the answer: the target's box in that image's pixels, rounded to integers. Fr
 among those where the target is visible; a sequence with no description gives none (counted as
 `no_description`).
 
-With `grounding_tiles` N (the tracker's `--grounding-tiles N`), a sample is one tile of the frame
-instead (`tracking.redetect.grounding_tiles`, cut and resized to the crop size as the tracker cuts
-it): half of them a tile that holds at least `TILE_HOLDS` of the target's area, answered with the
-box in the tile (clipped to it), half a tile that holds at most `TILE_MISSES` of it, answered with
-the absent answer: the model learns to say whether the described object is in a window, and the
-tracker takes the surest box among the tiles. Tiles in between are never drawn (`tile_cuts_target`
-when a frame has no tile of the drawn kind).
+With `grounding_windows` N (the tracker's `--grounding-windows N`), a sample is one window of the
+frame instead (`tracking.redetect.grounding_windows`, with the context `template_context`, cut
+and resized to the crop size as the tracker cuts it): half of them a window close to the search
+crop centred on the target (IoU of the two squares at least `WINDOW_HOLDS`), answered with the
+target's box in it, half a window far from it (IoU at most `WINDOW_MISSES`: elsewhere, or the
+target at another scale), answered with the absent answer. The model learns to say whether the
+described object is at the centre of a window at a search crop's scale, and the tracker takes
+the window where it finds the absent answer least likely. Windows in between are never drawn
+(`window_near_target` when a frame has none of the drawn kind).
 """
 
 from __future__ import annotations
@@ -24,16 +26,24 @@ from collections import Counter
 import numpy as np
 
 from r1track.datasets.base import Sequence
-from r1track.geometry import area_xyxy, clip_xyxy, coord_tint, crop_image, xywh_to_xyxy
+from r1track.geometry import (
+    CropWindow,
+    clip_xyxy,
+    coord_tint,
+    crop_image,
+    crop_window,
+    iou_xyxy,
+    xywh_to_xyxy,
+)
 from r1track.prompts import grounding_prompt
-from r1track.tracking.redetect import grounding_tiles
+from r1track.tracking.redetect import grounding_windows
 from r1track.tracking.steps import grounding_image
 from r1track.training.sampling import Sample, SamplingConfig, read_frame
 
-TILE_HOLDS = 0.75
-"""A tile holds the target (its box is the answer) with at least this share of the box inside."""
-TILE_MISSES = 0.05
-"""A tile misses the target (the absent answer) with at most this share of the box inside."""
+WINDOW_HOLDS = 0.5
+"""A window shows the target (its box is the answer) at this IoU with its ideal window or more."""
+WINDOW_MISSES = 0.25
+"""A window misses the target (the absent answer) at this IoU with its ideal window or less."""
 
 
 def grounding_sample(
@@ -52,8 +62,8 @@ def grounding_sample(
             continue
         index = int(rng.choice(usable[k]))
         frame = read_frame(seq, index)
-        if config.grounding_tiles:
-            sample = _tile_sample(seq, index, frame, rng, config, drops)
+        if config.grounding_windows:
+            sample = _window_sample(seq, index, frame, rng, config, drops)
             if sample is None:
                 continue
             return sample
@@ -77,7 +87,7 @@ def grounding_sample(
     return None
 
 
-def _tile_sample(
+def _window_sample(
     seq: Sequence,
     index: int,
     frame,
@@ -85,32 +95,28 @@ def _tile_sample(
     config: SamplingConfig,
     drops: Counter,
 ) -> Sample | None:
-    """One tile of a frame as a grounding sample (module docstring), or None (a drop)."""
+    """One window of a frame as a grounding sample (module docstring), or None (a drop)."""
     size = int(rng.choice(config.sizes))
-    tiles = grounding_tiles(frame.size, config.grounding_tiles, size)
-    box = xywh_to_xyxy(seq.boxes[index])
-    area = area_xyxy(box)
-    shares = [
-        area_xyxy(clip_xyxy(box - [t.x0, t.y0, t.x0, t.y0], t.side, t.side)) / area for t in tiles
-    ]
+    context = float(config.template_context)  # SamplingConfig requires it with windows
+    windows = grounding_windows(frame.size, context, size, config.grounding_windows)
+    ideal = crop_window(seq.boxes[index], context, size)
+    ious = [float(iou_xyxy(_square(w), _square(ideal))) for w in windows]
     holds = rng.random() < 0.5
     kind = [
-        i
-        for i, share in enumerate(shares)
-        if (share >= TILE_HOLDS if holds else share <= TILE_MISSES)
+        i for i, iou in enumerate(ious) if (iou >= WINDOW_HOLDS if holds else iou <= WINDOW_MISSES)
     ]
     if not kind:
-        drops["tile_cuts_target"] += 1
+        drops["window_near_target"] += 1
         return None
-    tile = tiles[int(rng.choice(kind))]
+    window = windows[int(rng.choice(kind))]
     solution = None
     if holds:
-        crop_box = clip_xyxy(tile.to_crop(box), size, size)
+        crop_box = clip_xyxy(window.to_crop(xywh_to_xyxy(seq.boxes[index])), size, size)
         solution = [round(float(v)) for v in crop_box]
         if solution[2] <= solution[0] or solution[3] <= solution[1]:
             drops["grounding_box_under_a_pixel"] += 1
             return None
-    image = coord_tint(crop_image(frame, tile, config.resize), config.coord_tint)
+    image = coord_tint(crop_image(frame, window, config.resize), config.coord_tint)
     return Sample(
         sequence=seq.name,
         frames=[index],
@@ -120,3 +126,7 @@ def _tile_sample(
         solution=solution,
         prompt=grounding_prompt(seq.description),
     )
+
+
+def _square(window: CropWindow) -> np.ndarray:
+    return np.array([window.x0, window.y0, window.x0 + window.side, window.y0 + window.side])

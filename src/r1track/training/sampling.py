@@ -88,10 +88,11 @@ class SamplingConfig:
     28, r1track-nano's 112)."""
     grounding_pixels: int = 28 * 28 * 1280
     """Grounding images: at most this many pixels (the tracker's `grounding_max_pixels`)."""
-    grounding_tiles: int = 0
-    """Grounding samples in tiles (the tracker's `grounding_tiles`): one of the frame's tiles
-    (`tracking.redetect.grounding_tiles`) at the crop size, answered with the target's box in it
-    or, for a tile the target is not in, the absent answer (`training.grounding`). 0: the whole
+    grounding_windows: int = 0
+    """Grounding samples in windows (the tracker's `grounding_windows`): one of the frame's
+    windows (`tracking.redetect.grounding_windows`, at `template_context`, which it needs) at the
+    crop size, answered with the target's box in it where it is near the search crop centred on
+    the target, the absent answer where it is far from it (`training.grounding`). 0: the whole
     frame (`grounding_factor`, `grounding_pixels`)."""
 
     def __post_init__(self) -> None:
@@ -125,7 +126,12 @@ class SamplingConfig:
         check_share("grounding_rate", self.grounding_rate)  # 1: a grounding-only dataset
         check_at_least("grounding_factor", self.grounding_factor, 14)
         check_at_least("grounding_pixels", self.grounding_pixels, self.grounding_factor**2)
-        check_at_least("grounding_tiles", self.grounding_tiles, 0)
+        check_at_least("grounding_windows", self.grounding_windows, 0)
+        if self.grounding_windows and self.template_context is None:
+            raise ConfigError(
+                "grounding_windows",
+                "cuts windows at the tracker's context: give --template-context",
+            )
 
 
 def usable_frames(seq: Sequence) -> np.ndarray:
