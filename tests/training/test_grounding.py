@@ -180,9 +180,9 @@ def test_grounding_windows_need_the_context_they_are_cut_at():
         SamplingConfig(grounding_rate=0.5, grounding_windows=50)
 
 
-def test_grounding_root_gives_the_grounding_rows_and_the_checkpoint_its_tiles(tmp_path):
+def test_grounding_root_gives_the_grounding_rows_and_the_checkpoint_its_windows(tmp_path):
     """`--grounding-root`: grounding rows come from that root's scenes only, tracking pairs from
-    `--root`'s; the trained checkpoint is told to ground in the tiles it was trained on."""
+    `--root`'s; the trained checkpoint is told to ground in the windows it was trained on."""
     from r1track.training.trainers import settings_from_build
 
     other = tmp_path / "other"

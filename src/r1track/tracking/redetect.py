@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 
-from r1track.geometry import CropWindow, crop_window
+import numpy as np
+
+from r1track.geometry import CropWindow, crop_window, iou_xyxy
 
 TILE_OVERLAP = 0.25
 """Share of a tile's side that neighbouring tiles overlap by, so that a target on a tile's edge
@@ -57,6 +59,9 @@ GROUNDING_STEP = 1.35
 """Text init in windows: the ratio between one scale's target side and the next."""
 GROUNDING_STRIDE = 1 / 3
 """Text init in windows: the step between neighbouring windows, as a share of their side."""
+POOL_IOU = 0.5
+"""Text init in windows: boxes from two windows agree at this IoU (`pooled_box`; chosen on val
+and val2 in benchmarks/nano.md, experiment 19)."""
 
 
 def grounding_windows(
@@ -148,3 +153,31 @@ def best_candidate(scores: list[float | None], usable: list[bool], floor: float)
         if ok and score >= floor and score > best_score:
             best, best_score = i, score
     return best
+
+
+def pooled_box(
+    boxes: list[np.ndarray], scores: list[float], usable: list[bool], min_iou: float = POOL_IOU
+) -> tuple[int, np.ndarray] | None:
+    """The box the most score agrees on, from many windows' answers: each usable box counts the
+    summed scores of the usable boxes overlapping it with IoU >= `min_iou` (itself included);
+    the one with the most (the earliest on ties) and the score-weighted mean of its overlapping
+    boxes are returned; None when no box is usable.
+
+    >>> near, far = np.array([0, 0, 10, 10]), np.array([50, 50, 60, 60])
+    >>> index, box = pooled_box([far, near, near + 1], [0.9, 0.6, 0.4], [True, True, True])
+    >>> index, box.round(3).tolist()  # the surest box is alone; two others agree
+    (1, [0.4, 0.4, 10.4, 10.4])
+    >>> pooled_box([far, near], [0.9, 0.6], [True, False])[0]
+    0
+    """
+    if not any(usable):
+        return None
+    pick = np.flatnonzero(usable)
+    stack = np.asarray([boxes[i] for i in pick], dtype=np.float64)
+    weight = np.asarray([scores[i] for i in pick], dtype=np.float64)
+    overlap = iou_xyxy(stack[:, None, :], stack[None, :, :]) >= min_iou
+    best = int(np.argmax(overlap @ weight))
+    agree = weight * overlap[best]
+    if agree.sum() <= 0:  # every agreeing score 0: their plain mean
+        agree = overlap[best].astype(np.float64)
+    return int(pick[best]), (stack * agree[:, None]).sum(axis=0) / agree.sum()

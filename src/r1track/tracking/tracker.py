@@ -44,7 +44,12 @@ from r1track.prompts import (
     tracking_prompt,
 )
 from r1track.tracking.appearance import brightness_of, describe, likeness
-from r1track.tracking.redetect import best_candidate, grounding_windows, search_windows
+from r1track.tracking.redetect import (
+    best_candidate,
+    grounding_windows,
+    pooled_box,
+    search_windows,
+)
 from r1track.tracking.settings import (
     VIEW_MIRRORS,
     SettingError,
@@ -59,7 +64,7 @@ from r1track.tracking.steps import (
     grounding_image,
     read_answer,
 )
-from r1track.tracking.types import Frame, FrameResult, TrackState, as_box
+from r1track.tracking.types import Frame, FrameResult, TrackState, WindowCandidates, as_box
 
 
 class GroundingError(R1TrackError):
@@ -180,10 +185,10 @@ class Tracker:
             )
         return xyxy_to_xywh(box), answer, model_seconds
 
-    def _ground_in_windows(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
-        """`ground` with `grounding_windows`: every window (`redetect.grounding_windows`) asked
-        for its likeliest box (`box_only`), in batched calls; the window where the model found
-        the absent answer least likely gives the box."""
+    def ground_candidates(self, frame: Image.Image, text: str) -> WindowCandidates:
+        """Every window of `grounding_windows` (`redetect.grounding_windows`) asked for its
+        likeliest box (`box_only`) in batched calls: the answers read back to the frame, with how
+        likely the model found the absent answer in each."""
         cfg = self.config
         windows = grounding_windows(
             frame.size, cfg.search_factor, cfg.crop_size, cfg.grounding_windows
@@ -211,14 +216,28 @@ class Tracker:
                 "(use the hf backend, or --grounding-windows 0)"
             )
         reads = [read_answer(a, w, frame.size) for a, w in zip(answers, windows, strict=True)]
-        usable = [fallback is None for _, _, fallback in reads]
-        best = best_candidate([1.0 - p for p in absent], usable, 0.0)
-        if best is None:
+        return WindowCandidates(
+            windows=windows,
+            boxes=[box for box, _, _ in reads],
+            presence=[1.0 - p for p in absent],
+            usable=[fallback is None for _, _, fallback in reads],
+            answers=[str(a) for a in answers],
+            model_seconds=model_seconds,
+        )
+
+    def _ground_in_windows(self, frame: Image.Image, text: str) -> tuple[np.ndarray, str, float]:
+        """`ground` with `grounding_windows`: the box the windows agree on (`pooled_box`: the
+        answer with the most presence among the boxes overlapping it, and their presence-weighted
+        mean), with that answer's text."""
+        found = self.ground_candidates(frame, text)
+        pooled = pooled_box(found.boxes, found.presence, found.usable)
+        if pooled is None:
             raise GroundingError(
                 f"the model gave no usable box for {shorten(text)} in any of the first frame's "
-                f"{len(windows)} windows (first answer: {answers[0][:120]!r})"
+                f"{len(found.answers)} windows (first answer: {found.answers[0][:120]!r})"
             )
-        return xyxy_to_xywh(reads[best][0]), answers[best], model_seconds
+        best, box = pooled
+        return xyxy_to_xywh(box), found.answers[best], found.model_seconds
 
     # -- advancing tracks ---------------------------------------------------------------------
 

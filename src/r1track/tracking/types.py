@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from r1track.geometry import CropWindow
 from r1track.tracking.appearance import Look
 
 Box = tuple[float, float, float, float]
@@ -138,6 +139,18 @@ class AnswerCounts:
         for result in results:
             counts.add(result)
         return counts
+
+
+@dataclass
+class WindowCandidates:
+    """What `Tracker.ground_candidates` read in each grounding window of a first frame."""
+
+    windows: list[CropWindow]
+    boxes: list[np.ndarray]  # frame xyxy per window (zeros where the answer was not usable)
+    presence: list[float]  # 1 - the probability the model gave the absent answer
+    usable: list[bool]  # the answer was a box with area inside the window and the frame
+    answers: list[str]
+    model_seconds: float
 
 
 @dataclass
