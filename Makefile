@@ -66,7 +66,8 @@ $(CHROMIUM):
 		> /tmp/r1track-apt.log 2>&1 || echo "r1track: could not install chromium (see the log)")
 
 # r1track-nano from scratch on this CPU: data -> vision warm-up -> SFT stages A-F -> GRPO F ->
-# real video (`nano-video`: SFT V, V2, GRPO V2, SFT V4, GRPO V4) -> bundle.
+# real video (`nano-video`: SFT V, V2, GRPO V2, SFT V4, GRPO V4) -> text grounding (`nano-ground`:
+# SFT G) -> bundle.
 # Every step is skipped when its output exists and training resumes from its last checkpoint,
 # so an interrupted `make nano` continues where it stopped. The recipe and why: docs/nano.md; log
 # of each run: benchmarks/nano.md.
@@ -80,9 +81,10 @@ N := .cache/nano
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
 	--context-range 3,3 --max-gap 20 --prompt nano --resize pil --image-format jpeg
 NANO_TRACK := --image-format png --batch 8
-# The stage that ships: GRPO V4, on real video too, from GRPO F (docs/nano.md, "Why nano ships
-# the real-video stages").
-NANO_BUNDLED := runs/nano-grpo-v4
+# The stage that ships: SFT G, GRPO V4 (the real-video stages, from GRPO F; docs/nano.md, "Why
+# nano ships the real-video stages") taught to ground text in windows (benchmarks/nano.md,
+# experiment 19).
+NANO_BUNDLED := runs/nano-sft-g
 nano: $(STAMP)
 	@date +"nano: start %F %T"
 	@test -f $(N)/synth-a/train/list.txt || $(R1) data synth --out $(N)/synth-a --split train \
@@ -123,6 +125,7 @@ nano: $(STAMP)
 	@test -f runs/nano-sft-f/r1track_train.json || $(R1) train sft --config configs/nano/sft-f.yaml
 	@test -f runs/nano-grpo-f/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
 	$(MAKE) nano-video
+	$(MAKE) nano-ground
 	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png --scale-lr 0.5
 	@date +"nano: done %F %T"
 
@@ -222,10 +225,10 @@ nano-video: $(STAMP) photos videos $(SYNTH_T) $(SYNTH_MA)
 		--config configs/nano/grpo-v4.yaml
 	@date +"nano-video: done %F %T"
 
-# Stage G (issue 21, text initialisation; benchmarks/nano.md, experiment 18; not bundled): GRPO V4
-# (NANO_GROUND_FROM; the bundled nano holds the same weights) on V4's mix with half of the samples
-# grounding ones, cut from synth-t's described scenes as `--grounding-windows 200` cuts a first
-# frame. ~45 min on the 2-core CPU once the mix is there.
+# Stage G (issue 21, text initialisation; benchmarks/nano.md, experiments 18-19; bundled): GRPO V4
+# (NANO_GROUND_FROM) on V4's mix with half of the samples grounding ones, cut from synth-t's
+# described scenes as `--grounding-windows 200` cuts a first frame. Once the mix is there: data
+# 2 min, SFT G 13 min on the 2-core CPU of session 17 (36 min in session 16's).
 NANO_GROUND_FROM ?= runs/nano-grpo-v4
 nano-ground: $(STAMP) $(MIX_V4)
 	@test -f $(N)/data-ground/dataset_dict.json || $(R1) data build --root $(N)/mix-v4 \

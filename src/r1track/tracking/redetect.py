@@ -12,7 +12,8 @@ are listed in (the wider crop first, then the tiles in reading order).
 
 Text initialisation with `TrackerConfig.grounding_windows` looks for a described target in the
 same way (`grounding_windows`): windows over the whole first frame at several scales, each asked
-on its own, the one where the model finds the absent answer least likely taken.
+on its own; the box they agree on is taken (`pooled_box`), each answer weighed by how unlikely the
+model found the absent answer in its window.
 """
 
 from __future__ import annotations

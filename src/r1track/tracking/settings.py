@@ -91,8 +91,8 @@ class TrackerConfig:
         default=0,
         metadata=_meta(
             "text init: ask about at most this many windows of the first frame, search crops at "
-            "several scales, and take the box of the one where the model finds the absent answer "
-            "least likely (0: the whole frame in one image)"
+            "several scales, and take the box the windows agree on, weighed by how unlikely the "
+            "model finds the absent answer in each (0: the whole frame in one image)"
         ),
     )
     """A checkpoint setting for models trained to ground in windows (`data build

@@ -15,8 +15,8 @@ crop centred on the target (IoU of the two squares at least `WINDOW_HOLDS`), ans
 target's box in it, half a window far from it (IoU at most `WINDOW_MISSES`: elsewhere, or the
 target at another scale), answered with the absent answer. The model learns to say whether the
 described object is at the centre of a window at a search crop's scale, and the tracker takes
-the window where it finds the absent answer least likely. Windows in between are never drawn
-(`window_near_target` when a frame has none of the drawn kind).
+the box the windows agree on, weighed by how unlikely the absent answer is in each. Windows in
+between are never drawn (`window_near_target` when a frame has none of the drawn kind).
 """
 
 from __future__ import annotations
