@@ -77,7 +77,8 @@ N := .cache/nano
 # `eval` and `dev bundle` read it from there. The flags on top: nano was trained on crops
 # stored as JPEG q95 and tracks on lossless ones (`--image-format png`; benchmarks/layouts.py);
 # the bundled nano takes half of each answer's size change (`--scale-lr 0.5`, benchmarks/nano.md
-# experiment 16).
+# experiment 16) and asks up to 400 windows of a first frame for a text init (its finer grid;
+# experiment 19).
 NANO_BUILD := --dataset got10k --split train --sizes 112 --val-fraction 0.05 --workers 2 \
 	--context-range 3,3 --max-gap 20 --prompt nano --resize pil --image-format jpeg
 NANO_TRACK := --image-format png --batch 8
@@ -126,7 +127,8 @@ nano: $(STAMP)
 	@test -f runs/nano-grpo-f/r1track_train.json || $(R1) train grpo --config configs/nano/grpo.yaml
 	$(MAKE) nano-video
 	$(MAKE) nano-ground
-	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png --scale-lr 0.5
+	$(R1) dev bundle $(NANO_BUNDLED) src/r1track/models/nano --image-format png --scale-lr 0.5 \
+		--grounding-windows 400
 	@date +"nano: done %F %T"
 
 # Photographs for `data synth --photos` (docs/training.md), from Debian's packages and PyPI's wheels,

@@ -40,6 +40,8 @@ def ask(args: argparse.Namespace) -> list[dict]:
     model = resolve_model(args.model)
     flags = ["eval", "--dataset", args.dataset, "--root", args.root, "--model", model]
     flags += ["--out", "unused", "--image-format", args.image_format]
+    if args.grounding_windows is not None:
+        flags += ["--grounding-windows", str(args.grounding_windows)]
     config = _tracker_config(build_parser().parse_args(flags))
     if config.grounding_windows < 1:
         raise SystemExit(f"{args.model}: not a checkpoint with grounding_windows set")
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--model", help="a checkpoint trained with data build --grounding-windows")
     parser.add_argument("--image-format", default="png")
+    parser.add_argument("--grounding-windows", type=int, help="instead of the checkpoint's")
     parser.add_argument("--batch", type=int, default=16, help="windows per model call")
     parser.add_argument("--limit", type=int, default=None, help="the first N sequences only")
     parser.add_argument("--out", type=Path, help="where to keep every window's answer (JSON)")

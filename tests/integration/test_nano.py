@@ -59,7 +59,7 @@ def test_nano_tracks_the_demo_clip_far_better_than_not_moving(tmp_path):
 def test_nano_finds_the_demo_clips_target_from_its_description(tmp_path):
     """`--text` with the bundled nano: its grounding windows (a setting it carries) find the
     described object on the first frame and the track follows it. Measured when bundled
-    (benchmarks/nano.md, experiment 19): first-frame IoU 0.542, mean IoU after it 0.671; a model
+    (benchmarks/nano.md, experiment 19): first-frame IoU 0.529, mean IoU after it 0.637; a model
     that answers the frame's mean box, or any other object's, overlaps the target little."""
     truth = np.loadtxt(ASSETS / "demo.groundtruth.txt", delimiter=",")
     # the demo clip is `data synth`'s scene for seed 7, whose description is this

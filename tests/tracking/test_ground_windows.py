@@ -12,7 +12,7 @@ from r1track.backends.base import Answer
 from r1track.geometry import crop_image, iou_xyxy, xywh_to_xyxy
 from r1track.prompts import ABSENT_ANSWER, grounding_prompt
 from r1track.tracking import Tracker, TrackerConfig
-from r1track.tracking.redetect import grounding_windows
+from r1track.tracking.redetect import GROUNDING_ASK_STRIDE, grounding_windows
 from r1track.tracking.tracker import GroundingError
 
 TARGET = (150.0, 110.0, 40.0, 30.0)  # x, y, w, h in a 256 x 192 frame
@@ -60,7 +60,7 @@ def test_text_init_in_windows_sends_every_window_and_maps_the_box_back(scripted)
     backend = scripted(_centred_answer)
     config = TrackerConfig(grounding_windows=200, **CONFIG)
     state, result = Tracker(backend, config).start(frame, text="the white box")
-    windows = grounding_windows(frame.size, 3.0, 112, 200)
+    windows = grounding_windows(frame.size, 3.0, 112, 200, GROUNDING_ASK_STRIDE)
     assert len(backend.requests) == len(windows) > 1
     for request, window in zip(backend.requests, windows, strict=True):
         assert request.box_only and request.text == grounding_prompt("the white box")
@@ -76,7 +76,7 @@ def test_the_box_many_windows_agree_on_beats_one_surer_window(scripted):
     window elsewhere answers another box, surer than any of them. The agreed box is taken (the
     presence-weighted mean of the agreeing answers), not the lone surest one."""
     frame = _frame()
-    windows = grounding_windows(frame.size, 3.0, 112, 200)
+    windows = grounding_windows(frame.size, 3.0, 112, 200, GROUNDING_ASK_STRIDE)
     target = xywh_to_xyxy(TARGET)
     holds = [
         i for i, w in enumerate(windows)

@@ -59,19 +59,28 @@ GROUNDING_SIDES = (0.1, 0.4)
 GROUNDING_STEP = 1.35
 """Text init in windows: the ratio between one scale's target side and the next."""
 GROUNDING_STRIDE = 1 / 3
-"""Text init in windows: the step between neighbouring windows, as a share of their side."""
+"""Text init in windows: the step between neighbouring windows, as a share of their side, in the
+grid `data build --grounding-windows` draws its samples from."""
+GROUNDING_ASK_STRIDE = 1 / 4
+"""Text init in windows: the finer step of the grid the tracker asks about (a described target
+then sits nearer some window's centre; 70 of 130 found on val and val2 against 66 at the training
+grid's 1/3, benchmarks/nano.md, experiment 19)."""
 POOL_IOU = 0.5
 """Text init in windows: boxes from two windows agree at this IoU (`pooled_box`; chosen on val
 and val2 in benchmarks/nano.md, experiment 19)."""
 
 
 def grounding_windows(
-    frame_size: tuple[int, int], context: float, size: int, budget: int
+    frame_size: tuple[int, int],
+    context: float,
+    size: int,
+    budget: int,
+    stride: float = GROUNDING_STRIDE,
 ) -> list[CropWindow]:
     """The windows text initialisation asks about with `grounding_windows` = `budget`: search
     crops (side `context` x the target's side) for targets from `GROUNDING_SIDES[0]` to
     `GROUNDING_SIDES[1]` of the frame's shorter side in `GROUNDING_STEP` steps, each scale's
-    windows a grid over the frame `GROUNDING_STRIDE` of their side apart (wider apart, all
+    windows a grid over the frame `stride` of their side apart (wider apart, all
     scales alike, until there are at most `budget`), smallest scale first, in reading order, each
     resized to `size` pixels. A described target of any of those sides is then near the centre
     of some window, at about the scale a search crop shows it. `data build --grounding-windows`
@@ -82,6 +91,8 @@ def grounding_windows(
     (182, 58, 192)
     >>> len(grounding_windows((256, 192), 3.0, 112, 40)) <= 40
     True
+    >>> len(grounding_windows((256, 192), 3.0, 112, 400, GROUNDING_ASK_STRIDE))  # the tracker's
+    295
     """
     width, height = frame_size
     short = min(width, height)
@@ -90,7 +101,6 @@ def grounding_windows(
     while target <= GROUNDING_SIDES[1] * short * 1.0001:
         sides.append(min(math.ceil(target * context), max(width, height)))
         target *= GROUNDING_STEP
-    stride = GROUNDING_STRIDE
     while True:
         windows = [
             CropWindow(x0=x, y0=y, side=side, size=size)

@@ -45,6 +45,7 @@ from r1track.prompts import (
 )
 from r1track.tracking.appearance import brightness_of, describe, likeness
 from r1track.tracking.redetect import (
+    GROUNDING_ASK_STRIDE,
     best_candidate,
     grounding_windows,
     pooled_box,
@@ -191,7 +192,11 @@ class Tracker:
         likely the model found the absent answer in each."""
         cfg = self.config
         windows = grounding_windows(
-            frame.size, cfg.search_factor, cfg.crop_size, cfg.grounding_windows
+            frame.size,
+            cfg.search_factor,
+            cfg.crop_size,
+            cfg.grounding_windows,
+            GROUNDING_ASK_STRIDE,
         )
         prompt = grounding_prompt(text)
         requests = [
