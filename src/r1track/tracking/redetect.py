@@ -81,7 +81,8 @@ def grounding_windows(
     crops (side `context` x the target's side) for targets from `GROUNDING_SIDES[0]` to
     `GROUNDING_SIDES[1]` of the frame's shorter side in `GROUNDING_STEP` steps, each scale's
     windows a grid over the frame `stride` of their side apart (wider apart, all
-    scales alike, until there are at most `budget`), smallest scale first, in reading order, each
+    scales alike, until there are at most `budget`; where even the coarsest grids are more, the
+    largest scales that fit, at least the largest), smallest scale first, in reading order, each
     resized to `size` pixels. A described target of any of those sides is then near the centre
     of some window, at about the scale a search crop shows it. `data build --grounding-windows`
     draws its samples from these.
@@ -93,6 +94,10 @@ def grounding_windows(
     True
     >>> len(grounding_windows((256, 192), 3.0, 112, 400, GROUNDING_ASK_STRIDE))  # the tracker's
     295
+    >>> [w.side for w in grounding_windows((256, 192), 3.0, 112, 6)]  # coarsest grids, 2 scales
+    [142, 142, 142, 142, 192, 192]
+    >>> [w.side for w in grounding_windows((256, 192), 3.0, 112, 1)]  # the largest scale
+    [192, 192]
     """
     width, height = frame_size
     short = min(width, height)
@@ -101,16 +106,32 @@ def grounding_windows(
     while target <= GROUNDING_SIDES[1] * short * 1.0001:
         sides.append(min(math.ceil(target * context), max(width, height)))
         target *= GROUNDING_STEP
+    scales = list(dict.fromkeys(sides))
     while True:
-        windows = [
-            CropWindow(x0=x, y0=y, side=side, size=size)
-            for side in dict.fromkeys(sides)
-            for y in _grid(height, side, stride)
-            for x in _grid(width, side, stride)
-        ]
-        if len(windows) <= max(1, budget):
-            return windows
+        grids = [_scale_windows(frame_size, side, stride, size) for side in scales]
+        if sum(map(len, grids)) <= max(1, budget):
+            return [w for grid in grids for w in grid]
+        if all(len(_grid(e, side, stride)) <= 2 for side in scales for e in frame_size):
+            break  # every grid as coarse as it gets
         stride *= 1.25
+    kept: list[list[CropWindow]] = []
+    for grid in reversed(grids):
+        if kept and sum(map(len, kept)) + len(grid) > budget:
+            break
+        kept.insert(0, grid)
+    return [w for grid in kept for w in grid]
+
+
+def _scale_windows(
+    frame_size: tuple[int, int], side: int, stride: float, size: int
+) -> list[CropWindow]:
+    """One scale's grid of windows, in reading order."""
+    width, height = frame_size
+    return [
+        CropWindow(x0=x, y0=y, side=side, size=size)
+        for y in _grid(height, side, stride)
+        for x in _grid(width, side, stride)
+    ]
 
 
 def _grid(extent: int, side: int, stride: float) -> list[int]:
