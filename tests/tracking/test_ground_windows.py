@@ -68,6 +68,7 @@ def test_text_init_in_windows_sends_every_window_and_maps_the_box_back(scripted)
             np.asarray(request.images[0]), np.asarray(crop_image(frame, window, "pil"))
         )
     assert result.answer in [_centred_answer(r) for r in backend.requests]
+    assert result.answer.confidence == 0.5  # the backend's Answer, not a copy of its text
     assert iou_xywh(state.box, TARGET) > 0.85  # its box, back in frame pixels
 
 

@@ -90,9 +90,9 @@ class GenerationRequest:
     """The message layout (`r1track.prompts.LAYOUTS`)."""
     box_only: bool = False
     """Decode a box even where the absent answer (`prompts.ABSENT_ANSWER`) is likelier, and say
-    in `Answer.absent` how likely the model found it (text init in tiles ranks the tiles by it).
-    The `hf` backend does, for requests without a template image; others leave `absent` None
-    (so a caller can tell)."""
+    in `Answer.absent` how likely the model found it (text init in windows weighs each window's
+    box by it). The `hf` backend does, for requests without a template image; others leave
+    `absent` None (so a caller can tell)."""
 
 
 @dataclass(frozen=True)

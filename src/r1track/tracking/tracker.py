@@ -226,7 +226,7 @@ class Tracker:
             boxes=[box for box, _, _ in reads],
             presence=[1.0 - p for p in absent],
             usable=[fallback is None for _, _, fallback in reads],
-            answers=[str(a) for a in answers],
+            answers=list(answers),
             model_seconds=model_seconds,
         )
 

@@ -149,7 +149,7 @@ class WindowCandidates:
     boxes: list[np.ndarray]  # frame xyxy per window (zeros where the answer was not usable)
     presence: list[float]  # 1 - the probability the model gave the absent answer
     usable: list[bool]  # the answer was a box with area inside the window and the frame
-    answers: list[str]
+    answers: list[str]  # as the backend gave them (`Answer`s carry their confidence)
     model_seconds: float
 
 
