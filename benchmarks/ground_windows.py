@@ -7,7 +7,9 @@ each rule's box overlaps the first ground-truth box with IoU > 0.5 (issue 21's t
 `surest` (the box of the window where the absent answer was least likely) and `pooled@T`
 (`redetect.pooled_box`: the box whose overlapping boxes, IoU >= T, add up to the most presence,
 averaged with them; at T = `redetect.POOL_IOU` the tracker's rule). With `--candidates FILE` it
-reads a saved run instead of asking the model.
+reads a saved run instead of asking the model. As controls, `--descriptions shifted` gives each
+sequence the next one's description and `--text TEXT` gives all the same one: what is found then
+is found without reading the description.
 
     python benchmarks/ground_windows.py --root .cache/eval/val --split val --model runs/nano-sft-g \
         --image-format png --out runs/eval/val/sft-g-windows.json
@@ -48,12 +50,15 @@ def ask(args: argparse.Namespace) -> list[dict]:
     tracker = Tracker(load_backend("hf", model, batch_size=args.batch), config)
     rows = []
     sequences = list(load_dataset(args.dataset, args.root, args.split))[: args.limit]
-    for seq in tqdm(sequences, desc="sequences"):
-        if not seq.description:
-            continue
-        found = tracker.ground_candidates(next(seq.frames()), seq.description)
+    described = [seq for seq in sequences if seq.description]
+    texts = [seq.description for seq in described]
+    if args.descriptions == "shifted":
+        texts = texts[1:] + texts[:1]
+    for seq, text in zip(tqdm(described, desc="sequences"), texts, strict=True):
+        found = tracker.ground_candidates(next(seq.frames()), args.text or text)
         rows.append({
             "name": seq.name,
+            "text": args.text or text,
             "truth": xywh_to_xyxy(seq.init_box).tolist(),
             "windows": [[w.x0, w.y0, w.side] for w in found.windows],
             "boxes": [np.asarray(b).tolist() for b in found.boxes],
@@ -95,6 +100,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the first N sequences only")
     parser.add_argument("--out", type=Path, help="where to keep every window's answer (JSON)")
     parser.add_argument("--candidates", type=Path, help="a saved --out instead of the model")
+    parser.add_argument(
+        "--descriptions",
+        choices=("own", "shifted"),
+        default="own",
+        help="shifted: each sequence asked with the next one's description (a control)",
+    )
+    parser.add_argument("--text", help="every sequence asked with this description (a control)")
     args = parser.parse_args()
     if args.candidates:
         if not args.candidates.is_file():
