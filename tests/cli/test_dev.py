@@ -95,3 +95,42 @@ def test_dev_bundle_writes_a_loadable_checkpoint_with_its_settings(tiny_model, t
     (other / "keep.txt").write_text("mine")
     assert main([*args[:3], str(other), *args[4:]]) == 2
     assert (other / "keep.txt").read_text() == "mine"
+
+
+def test_dev_widen_computes_the_same_until_noise_is_added(tiny_model, tmp_path):
+    import json
+
+    import torch
+    from helpers import noise_image
+    from r1track.backends.hf import HFBackend
+
+    exact, noisy = tmp_path / "exact", tmp_path / "noisy"
+    assert main(["dev", "widen", str(tiny_model), str(exact), "--noise", "0"]) == 0
+    assert main(["dev", "widen", str(tiny_model), str(noisy), "--noise", "0.05"]) == 0
+    narrow = json.loads((tiny_model / "config.json").read_text())["vision_config"]
+    wide = json.loads((exact / "config.json").read_text())["vision_config"]
+    assert wide["hidden_size"] == 2 * narrow["hidden_size"]
+    assert wide["num_heads"] == 2 * narrow["num_heads"]
+    assert wide["intermediate_size"] == 2 * narrow["intermediate_size"]
+    assert (exact / "r1track_tracker.json").is_file()
+
+    def logits(path, search):
+        backend = HFBackend(str(path), device="cpu")
+        request = GenerationRequest((noise_image(0, 112), search), "find it")
+        with torch.no_grad():
+            return backend.model(**backend.encode([request])).logits[0, -8:]
+
+    search = noise_image(1, 112)
+    before, after = logits(tiny_model, search), logits(exact, search)
+    assert torch.allclose(before, after, atol=1e-4), (before - after).abs().max()
+    # the comparison sees the tower: another search image moves the logits far more than that
+    assert (logits(tiny_model, noise_image(2, 112)) - before).abs().max() > 1e-2
+    # noise makes the copies differ (identical copies would train identically for ever)
+    shifted = logits(noisy, search)
+    assert not torch.allclose(before, shifted, atol=1e-4)
+    from safetensors.torch import load_file
+
+    embed = load_file(noisy / "model.safetensors")["visual.patch_embed.proj.weight"]
+    half = embed.shape[0] // 2
+    assert not torch.allclose(embed[:half], embed[half:])
+    assert main(["dev", "widen", str(tiny_model), str(tmp_path / "x"), "--factor", "1"]) == 2

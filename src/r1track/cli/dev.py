@@ -1,4 +1,4 @@
-"""`r1track dev tiny-model`, `bundle` and `synth-video`: developer tools."""
+"""`r1track dev tiny-model`, `bundle`, `widen` and `synth-video`: developer tools."""
 
 from __future__ import annotations
 
@@ -42,6 +42,29 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_widen(args: argparse.Namespace) -> int:
+    from r1track.models import bundle_checkpoint, read_settings
+
+    if args.factor < 2:
+        raise UserError(f"--factor must be 2 or more, got {args.factor}")
+    if not 0 <= args.noise <= 1:
+        raise UserError(f"--noise must be in 0..1, got {args.noise}")
+    check_out_dir(args.out, "output directory")
+    out = bundle_checkpoint(args.checkpoint, args.out, **read_settings(args.checkpoint))
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from r1track.models.widen import widen_vision
+
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(out)
+    before = model.config.vision_config.hidden_size
+    widen_vision(model, args.factor, args.noise, args.seed)
+    model.save_pretrained(out)
+    width = model.config.vision_config.hidden_size
+    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"wrote {out}/: vision tower {before} -> {width} wide, {millions:.1f}M parameters")
+    return 0
+
+
 # Containers `dev synth-video` writes (PyAV picks the format from the ending).
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 
@@ -82,6 +105,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bundle.add_argument("out", help="output directory (replaced)")
     _add_setting_flags(bundle)
     bundle.set_defaults(func=_cmd_bundle)
+    widen = dev_commands.add_parser(
+        "widen",
+        help="copy a checkpoint with its vision tower widened, computing the same (Net2Net)",
+    )
+    widen.add_argument("checkpoint", help="checkpoint directory")
+    widen.add_argument("out", help="output directory (replaced if an earlier bundle)")
+    widen.add_argument("--factor", type=int, default=2, help="copies of every tower unit")
+    widen.add_argument(
+        "--noise",
+        type=float,
+        default=0.01,
+        help="Gaussian added to the widened weights, a share of each weight's spread (0: exact)",
+    )
+    widen.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    widen.set_defaults(func=_cmd_widen)
     synth = dev_commands.add_parser("synth-video", help="write a synthetic video with ground truth")
     synth.add_argument("out", help="output video path, e.g. demo.mp4")
     synth.add_argument("--frames", type=int, default=48)
