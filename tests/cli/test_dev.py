@@ -101,6 +101,7 @@ def test_dev_widen_computes_the_same_until_noise_is_added(tiny_model, tmp_path):
     import json
 
     import torch
+
     from helpers import noise_image
     from r1track.backends.hf import HFBackend
 

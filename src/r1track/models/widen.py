@@ -17,15 +17,31 @@ import torch
 
 __all__ = ["widen_vision"]
 
+# Weights whose outputs are copied (norm scales, biases), and matrices that read and write copies.
+_COPIED_OUTPUTS = (
+    "norm1.weight",
+    "norm2.weight",
+    "attn.proj.bias",
+    "mlp.down_proj.bias",
+    "mlp.gate_proj.bias",
+    "mlp.up_proj.bias",
+)
+_COPIED_BOTH = (
+    "attn.proj.weight",
+    "mlp.down_proj.weight",
+    "mlp.gate_proj.weight",
+    "mlp.up_proj.weight",
+)
+
 
 def _rows(weight: torch.Tensor, groups: int, factor: int) -> torch.Tensor:
-    """Copy output units: rows split into ``groups`` blocks, each block repeated ``factor`` times."""
+    """Copy output units: the rows in ``groups`` blocks, each block repeated ``factor`` times."""
     blocks = weight.reshape(groups, weight.shape[0] // groups, *weight.shape[1:])
     return torch.cat([blocks] * factor, dim=1).reshape(-1, *weight.shape[1:])
 
 
 def _cols(weight: torch.Tensor, groups: int, factor: int) -> torch.Tensor:
-    """Read copied input units: columns in ``groups`` blocks, each repeated and divided by ``factor``."""
+    """Read copied inputs: columns in ``groups`` blocks, each repeated and divided by ``factor``."""
     blocks = weight.reshape(weight.shape[0], groups, weight.shape[1] // groups)
     return (torch.cat([blocks] * factor, dim=2) / factor).reshape(weight.shape[0], -1)
 
@@ -37,7 +53,9 @@ def _perturb(tensor: torch.Tensor, noise: float, generator: torch.Generator) -> 
     return tensor + scale * torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype)
 
 
-def widen_vision(model: torch.nn.Module, factor: int = 2, noise: float = 0.0, seed: int = 0) -> None:
+def widen_vision(
+    model: torch.nn.Module, factor: int = 2, noise: float = 0.0, seed: int = 0
+) -> None:
     """Widen ``model.visual`` (a Qwen2.5-VL tower) ``factor`` times in place; see the module doc.
 
     ``noise`` is the spread of the Gaussian added to every widened weight, as a share of that
@@ -53,37 +71,29 @@ def widen_vision(model: torch.nn.Module, factor: int = 2, noise: float = 0.0, se
     new: dict[str, torch.Tensor] = {}
     for name, tensor in visual.state_dict().items():
         t = tensor.detach().clone()
-        if name == "patch_embed.proj.weight":
-            t = _rows(t, 1, factor)
-        elif name.endswith(("norm1.weight", "norm2.weight")) or name == "merger.ln_q.weight":
+        if name in ("patch_embed.proj.weight", "merger.ln_q.weight", "merger.mlp.0.bias") or (
+            name.endswith(_COPIED_OUTPUTS)
+        ):
             t = _rows(t, 1, factor)
         elif name.endswith("attn.qkv.weight"):
             t = _cols(_rows(t, 3, factor), 1, factor)
         elif name.endswith("attn.qkv.bias"):
             t = _rows(t, 3, factor)
-        elif name.endswith(("attn.proj.weight", "mlp.down_proj.weight")):
+        elif name.endswith(_COPIED_BOTH):
             t = _cols(_rows(t, 1, factor), 1, factor)
-        elif name.endswith(("mlp.gate_proj.weight", "mlp.up_proj.weight")):
-            t = _cols(_rows(t, 1, factor), 1, factor)
-        elif name.endswith(("attn.proj.bias", "mlp.down_proj.bias", "mlp.gate_proj.bias",
-                            "mlp.up_proj.bias")):
-            t = _rows(t, 1, factor)
         elif name == "merger.mlp.0.weight":
             # inputs: merge2 patches of `dim` features each -> merge2 patches of factor*dim;
             # outputs: the hidden units, copied as one block
             t = _cols(_rows(t, 1, factor), merge2, factor)
-        elif name == "merger.mlp.0.bias":
-            t = _rows(t, 1, factor)
         elif name == "merger.mlp.2.weight":
             t = _cols(t, 1, factor)
-        elif name == "merger.mlp.2.bias":
-            pass
-        elif t.is_floating_point() and t.dim() > 0 and "rotary" not in name:
+        elif name != "merger.mlp.2.bias" and t.is_floating_point() and "rotary" not in name:
             raise ValueError(f"widen_vision: no rule for vision weight {name}")
         if t.shape != tensor.shape or name.startswith(("blocks.", "patch_embed.")):
             t = _perturb(t, noise, generator) if t.dim() > 1 else t
         new[name] = t
-    vcfg.hidden_size, vcfg.num_heads, vcfg.intermediate_size = dim * factor, heads * factor, inner * factor
+    vcfg.hidden_size, vcfg.num_heads = dim * factor, heads * factor
+    vcfg.intermediate_size = inner * factor
     fresh = type(visual)._from_config(vcfg)
     fresh.load_state_dict(new)
     fresh.to(dtype=next(visual.parameters()).dtype)
