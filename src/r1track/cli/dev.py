@@ -57,7 +57,10 @@ def _cmd_widen(args: argparse.Namespace) -> int:
 
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(out)
     before = model.config.vision_config.hidden_size
-    widen_vision(model, args.factor, args.noise, args.seed)
+    try:
+        widen_vision(model, args.factor, args.noise, args.seed)
+    except ValueError as err:  # a tower this module has no rule for
+        raise UserError(f"{args.checkpoint}: {err}") from None
     model.save_pretrained(out)
     width = model.config.vision_config.hidden_size
     millions = sum(p.numel() for p in model.parameters()) / 1e6

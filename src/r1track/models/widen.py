@@ -58,12 +58,13 @@ def widen_vision(
 ) -> None:
     """Widen ``model.visual`` (a Qwen2.5-VL tower) ``factor`` times in place; see the module doc.
 
-    ``noise`` is the spread of the Gaussian added to every widened weight, as a share of that
-    weight's own standard deviation (0: exactly the original function).
+    ``noise`` is the spread of the Gaussian added to every widened matrix (not to norm scales or
+    biases), as a share of that matrix's own standard deviation (0: exactly the original function).
     """
     if factor < 1:
         raise ValueError(f"factor must be >= 1, got {factor}")
-    visual = model.model.visual if hasattr(model, "model") else model.visual
+    owner = model.model if hasattr(model, "model") else model  # the tower's parent module
+    visual = owner.visual
     vcfg = model.config.vision_config
     dim, heads, inner = vcfg.hidden_size, vcfg.num_heads, vcfg.intermediate_size
     merge2 = vcfg.spatial_merge_size**2
@@ -89,15 +90,10 @@ def widen_vision(
             t = _cols(t, 1, factor)
         elif name != "merger.mlp.2.bias" and t.is_floating_point() and "rotary" not in name:
             raise ValueError(f"widen_vision: no rule for vision weight {name}")
-        if t.shape != tensor.shape or name.startswith(("blocks.", "patch_embed.")):
-            t = _perturb(t, noise, generator) if t.dim() > 1 else t
-        new[name] = t
+        new[name] = _perturb(t, noise, generator) if t.dim() > 1 else t  # every matrix is widened
     vcfg.hidden_size, vcfg.num_heads = dim * factor, heads * factor
     vcfg.intermediate_size = inner * factor
     fresh = type(visual)._from_config(vcfg)
     fresh.load_state_dict(new)
     fresh.to(dtype=next(visual.parameters()).dtype)
-    if hasattr(model, "model") and hasattr(model.model, "visual"):
-        model.model.visual = fresh
-    else:
-        model.visual = fresh
+    owner.visual = fresh
