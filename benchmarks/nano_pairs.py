@@ -3,7 +3,8 @@
     python benchmarks/nano_pairs.py DATA CKPT [CKPT ...] [--limit 200]
 
 Prints one JSON line per checkpoint: mean IoU of the model's boxes, of the model with search images
-shuffled across pairs (equal to `miou` while the model ignores the search image) and of the trivial
+shuffled across pairs (equal to `miou` while the model ignores the search image), with template
+images shuffled (equal to `miou` while it ignores the template) and of the trivial
 answer (the template box centred in the search crop). See r1track.training.pair_eval.
 """
 

@@ -53,3 +53,40 @@ def test_pair_evaluation_takes_absent_pairs(tiny_model, got_train, tmp_path):
     assert [] in load_from_disk(str(tmp_path / "data"))["validation"]["solution"]
     report = evaluate_pairs(str(tiny_model), str(tmp_path / "data"), limit=8, batch=4)
     assert report["pairs"] == 8 and 0.0 <= report["trivial_miou"] < 1.0
+
+
+def test_pair_evaluation_shuffles_search_images_then_templates(built, monkeypatch):
+    """Three passes over the pairs: as built, search images of other pairs (own templates), and
+    templates of other pairs (own search images); a model that answers from the template alone
+    scores on the second pass and not on the third."""
+    from datasets import load_from_disk
+
+    import r1track.backends as backends
+    from r1track.training.pair_eval import evaluate_pairs
+
+    rows = load_from_disk(str(built))["validation"].select(range(8))
+    templates = [r["images"][0].tobytes() for r in rows]
+    searches = [r["images"][-1].tobytes() for r in rows]
+    solutions = rows["solution"]
+    answer_of = {
+        t: "[{},{},{},{}]".format(*map(round, s)) for t, s in zip(templates, solutions, strict=True)
+    }
+    sent = []
+
+    class FromTemplate:  # answers each pair's solution, recognised by its template's pixels
+        def generate(self, requests):
+            sent.extend(requests)
+            return [answer_of[r.images[0].tobytes()] for r in requests]
+
+    monkeypatch.setattr(backends, "load_backend", lambda *a, **k: FromTemplate())
+    report = evaluate_pairs("unused", str(built), limit=8, batch=4)
+    passes = [sent[k : k + 8] for k in (0, 8, 16)]
+    assert [r.images[0].tobytes() for r in passes[0]] == templates
+    assert [r.images[1].tobytes() for r in passes[0]] == searches
+    assert [r.images[0].tobytes() for r in passes[1]] == templates
+    assert [r.images[1].tobytes() for r in passes[1]] != searches
+    assert [r.images[1].tobytes() for r in passes[2]] == searches
+    moved = [r.images[0].tobytes() for r in passes[2]]
+    assert sorted(moved) == sorted(templates) and moved != templates
+    assert report["miou"] > 0.9 and report["shuffled_miou"] > 0.9
+    assert report["template_shuffled_miou"] < report["miou"] - 0.2

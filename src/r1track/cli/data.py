@@ -62,6 +62,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
             coord_tint=args.coord_tint,
             resize=args.resize,
             absent_rate=args.absent_rate,
+            paste_rate=args.paste_rate,
             grounding_rate=args.grounding_rate,
             grounding_factor=args.grounding_factor,
             grounding_pixels=args.grounding_pixels,
@@ -195,6 +196,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=0.0,
         help="share of samples whose search crop shows no target, answered [] (half from frames"
         " where it is absent or fully covered, half from crops that miss it) (0)",
+    )
+    build.add_argument(
+        "--paste-rate",
+        type=float,
+        default=0.0,
+        help="share of tracking samples with another sequence's target pasted into the search"
+        " crop, half of them answered with it under its own template, so that only the template"
+        " says which object to answer (r1track-nano; 0)",
     )
     build.add_argument(
         "--grounding-rate",

@@ -39,6 +39,7 @@ from r1track.errors import ConfigError, UserError, check_at_least, check_choice,
 from r1track.geometry import IMAGE_FORMATS, jpeg_bytes
 from r1track.prompts import Layout, PromptVariant, answer_text, chat_messages, task_prompt
 from r1track.training.grounding import grounding_sample
+from r1track.training.paste import paste_sample
 from r1track.training.sampling import (
     SamplingConfig,
     draw_absent_sample,
@@ -88,6 +89,8 @@ class BuildConfig:
             raise ConfigError("tracker_run", "draws template + search pairs: use --images 2")
         if self.grounding_root and not self.sampling.grounding_rate:
             raise ConfigError("grounding_root", "gives grounding samples: use --grounding-rate")
+        if self.tracker_run and self.sampling.paste_rate:
+            raise ConfigError("tracker_run", "draws on-policy pairs only: use --paste-rate 0")
         if self.tracker_run and self.sampling.absent_rate:
             raise ConfigError("tracker_run", "draws on-policy pairs only: use --absent-rate 0")
 
@@ -203,6 +206,13 @@ def _make_row(task: tuple[int, str]) -> tuple[int, str, dict | None, Counter]:
         sample = draw_absent_sample(sequences, usable, hidden, rng, config.sampling, drops)
     elif tracked is None:
         sample = draw_sample(sequences, usable, rng, config.sampling, drops)
+        paste = config.sampling.paste_rate
+        if sample is not None and paste and rng.random() < paste:  # no draw when it is 0
+            other = draw_sample(sequences, usable, rng, config.sampling, drops)
+            pasted = None if other is None else paste_sample(sample, other, rng)
+            if pasted is None:
+                drops["paste_gave_up"] += 1
+            sample = pasted or sample
     else:
         sample = draw_tracked_sample(sequences, usable, tracked, rng, config.sampling, drops)
     if sample is None:

@@ -6,7 +6,10 @@ Two references tell whether the model uses the images at all:
 - `trivial`: the template box, moved to the centre of the search crop (what a model that learned
   only the prior answers);
 - `shuffled`: the model again, with search images shuffled across pairs; a model that reads the
-  search image loses accuracy, one that ignores it does not.
+  search image loses accuracy, one that ignores it does not;
+- `template_shuffled`: the model with template images shuffled across pairs (the search image
+  its own): a model that matches the template loses accuracy, one that only finds the likeliest
+  object near the crop's centre does not.
 """
 
 from __future__ import annotations
@@ -72,10 +75,14 @@ def evaluate_pairs(
     solutions = rows["solution"]  # [] for an absent pair
     order = np.random.default_rng(seed).permutation(len(rows))
 
-    def score(search_of) -> tuple[float, float]:
+    def score(search_of, template_of=None) -> tuple[float, float]:
+        template_of = template_of if template_of is not None else range(len(rows))
         requests = [
             GenerationRequest(
-                (images[i][0], images[search_of[i]][-1]), texts[i], 32, stop=STOP_STRINGS[False]
+                (images[template_of[i]][0], images[search_of[i]][-1]),
+                texts[i],
+                32,
+                stop=STOP_STRINGS[False],
             )
             for i in range(len(rows))
         ]
@@ -88,6 +95,7 @@ def evaluate_pairs(
 
     miou, parsed = score(list(range(len(rows))))
     shuffled, _ = score(list(order))
+    template_shuffled, _ = score(list(range(len(rows))), list(order))
     trivial = float(
         np.mean(
             [
@@ -101,5 +109,6 @@ def evaluate_pairs(
         "miou": miou,
         "parsed": parsed,
         "shuffled_miou": shuffled,
+        "template_shuffled_miou": template_shuffled,
         "trivial_miou": trivial,
     }

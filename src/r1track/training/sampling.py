@@ -80,6 +80,11 @@ class SamplingConfig:
     """Probability that a sample is an absent one (no target in its search crop, answer
     `ABSENT_ANSWER`): half from hidden frames, half from crops that miss the target (module
     docstring). 0: none, and the same samples as before the setting existed."""
+    paste_rate: float = 0.0
+    """Probability that a tracking sample gets another sequence's target pasted into its search
+    crop, and in half of those that sequence's template and the pasted box as its answer
+    (`training.paste`): only the template says which object to answer. 0: none, and builds stay
+    as they were."""
     grounding_rate: float = 0.0
     """Probability that a sample is a text-grounding one (`training.grounding`: a whole frame, the
     description's prompt, the box in that image). 0: none, and builds stay as they were."""
@@ -123,6 +128,7 @@ class SamplingConfig:
         check_in_range("coord_tint", self.coord_tint, 0, 1)
         check_choice("resize", self.resize, RESIZE_METHODS)
         check_in_range("absent_rate", self.absent_rate, 0, 1)
+        check_share("paste_rate", self.paste_rate)
         check_share("grounding_rate", self.grounding_rate)  # 1: a grounding-only dataset
         check_at_least("grounding_factor", self.grounding_factor, 14)
         check_at_least("grounding_pixels", self.grounding_pixels, self.grounding_factor**2)
